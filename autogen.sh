@@ -1,0 +1,3 @@
+#!/bin/sh
+# Regenerate the build system from a clean clone.
+exec autoreconf -fi

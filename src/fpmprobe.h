@@ -1,0 +1,566 @@
+/*
+ * fpmprobe: tells a load balancer whether PHP-FPM pools can really serve.
+ *
+ * One header for the whole daemon: defaults, structures, then the
+ * prototypes of each file under a comment naming it.
+ */
+
+#ifndef FPMPROBE_H
+#define FPMPROBE_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR		"/usr/local/etc"
+#endif
+#define FPMPROBE_CONF		SYSCONFDIR "/fpmprobe.yml"
+
+/* Defaults every pool and check inherits unless the config says otherwise. */
+#define DEFAULT_INTERVAL_MS	2000
+#define DEFAULT_TIMEOUT_MS	1000
+#define DEFAULT_RISE		2
+#define DEFAULT_FALL		2
+#define DEFAULT_STUCK_AFTER_MS	10000
+#define DEFAULT_EXPECT_STATUS	200
+#define DEFAULT_SQL		"SELECT 1"
+
+/* A result older than this many intervals no longer counts as fresh. */
+#define STALE_INTERVALS		3
+/* Jitter applied to each interval, in percent either way. */
+#define INTERVAL_JITTER_PCT	10
+
+/* Caps on what a peer may make us hold. */
+#define FCGI_RESPONSE_MAX	(256 * 1024)	/* STDOUT + STDERR of one probe */
+#define FCGI_STDERR_KEEP	512		/* STDERR text kept for a reason */
+#define AGENT_CLIENTS_MAX	1024
+#define AGENT_LINE_MAX		256
+#define AGENT_READ_TIMEOUT_MS	1000		/* wait for an agent-send line */
+#define AGENT_LINGER_MS		500		/* drain after the answer */
+#define AGENT_ACCEPT_PAUSE_MS	100		/* after EMFILE/ENFILE */
+
+/* What HAProxy shows of a reason; it cuts at 128. */
+#define REASON_MAX		119
+#define AGENT_REPLY_MAX		(REASON_MAX + 32)
+#define DETAIL_MAX		256
+
+/* Latency samples kept per check, for p50/p99/max. */
+#define LATENCY_WINDOW		256
+
+struct check;
+struct pool;
+struct probe;
+struct config;
+
+/* A growable byte buffer; data is always NUL-terminated for convenience. */
+struct buf {
+	uint8_t		*data;
+	size_t		 len;
+	size_t		 cap;
+};
+
+/* An address as written in the config: HOST:PORT, [V6]:PORT or unix:/path. */
+struct address {
+	char			*text;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+};
+
+struct address_list {
+	struct address		*addr;
+	size_t			 n;
+};
+
+/* One allowed source network. */
+struct cidr {
+	int		 family;	/* AF_INET or AF_INET6 */
+	uint8_t		 net[16];
+	unsigned int	 bits;
+};
+
+struct errlist {
+	char		**msg;
+	size_t		  n;
+};
+
+/*
+ * Every way a probe can end.  probe_result_str() names each one; the
+ * reason an operator reads is built from it in one place (probe_reason()).
+ */
+enum probe_result {
+	PR_OK = 0,
+	PR_CONNECT_REFUSED,
+	PR_CONNECT_ERROR,
+	PR_TIMEOUT,
+	PR_IO_ERROR,
+	PR_CLOSED,
+	PR_PROTOCOL,
+	PR_TOO_BIG,
+	PR_FCGI_STATUS,
+	PR_STATUS,
+	PR_BODY,
+	PR_DB_AUTH,
+	PR_DB_UNKNOWN_DB,
+	PR_DB_TOO_MANY,
+	PR_DB_QUERY,
+	PR_DB_EXPECT,
+	PR_DB_ERROR,
+	PR_DNS,
+	PR_TLS,
+	PR_STALE,
+	PR_ABORTED,
+	PR_INTERNAL,
+	PR_MAX
+};
+
+/* Where a probe was when it ended; a timeout names it. */
+enum probe_phase {
+	PH_CONNECT = 0,
+	PH_AUTH,
+	PH_REQUEST,
+	PH_RESPONSE,
+	PH_QUERY,
+	PH_MAX
+};
+
+enum check_type {
+	CHECK_FASTCGI = 0,
+	CHECK_PGSQL,
+	CHECK_MYSQL,
+	CHECK_HTTP,
+	CHECK_FPM_STATUS,	/* internal: the pool's worker sample */
+	CHECK_TYPE_MAX
+};
+
+/* One table of operations per check type, collected in check_types[]. */
+struct check_ops {
+	const char	*name;
+	enum check_type	 type;
+	/* Begin a probe; ends in probe_done() now or later. */
+	void		(*start)(struct probe *);
+	/* Release the probe's I/O state; idempotent. */
+	void		(*abort)(struct probe *);
+	/* Release what the check keeps between probes (a DB connection). */
+	void		(*free)(struct check *);
+};
+
+/* A running probe: one per check at most. */
+struct probe {
+	struct check		*check;
+	struct event_base	*base;
+	int			 fd;
+	struct event		*ev;
+	int			 state;		/* the check type's own */
+	enum probe_phase	 phase;
+	uint64_t		 start_us;	/* CLOCK_MONOTONIC */
+	uint64_t		 deadline_us;
+	uint64_t		 connect_us;	/* durations from start */
+	uint64_t		 first_byte_us;
+	uint64_t		 total_us;
+	enum probe_result	 result;
+	char			 detail[DETAIL_MAX];
+	struct buf		 out;
+	size_t			 out_off;
+	struct buf		 in;
+	void			*ctx;		/* the check type's own */
+	int			 done;
+};
+
+/* What the scheduler and policy keep about one check. */
+struct check_status {
+	int			 have_result;
+	enum probe_result	 result;
+	enum probe_phase	 phase;
+	char			 reason[REASON_MAX + 1];
+	uint64_t		 done_us;	/* monotonic time of the last result */
+	uint64_t		 latency_us;
+	uint64_t		 connect_us;
+	uint64_t		 first_byte_us;
+	unsigned int		 ok_run;
+	unsigned int		 fail_run;
+	int			 healthy;	/* after rise/fall */
+	uint64_t		 probes;
+	uint64_t		 failures;
+	uint32_t		 lat[LATENCY_WINDOW];
+	unsigned int		 lat_n;
+	unsigned int		 lat_pos;
+};
+
+struct check {
+	TAILQ_ENTRY(check)	 entry;
+	struct pool		*pool;
+	char			*name;
+	const struct check_ops	*ops;
+	int			 line;		/* where the config defines it */
+	int			 col;
+
+	unsigned int		 interval_ms;
+	unsigned int		 timeout_ms;
+	unsigned int		 rise;
+	unsigned int		 fall;
+
+	/* fastcgi (and fpm-status) */
+	struct address		 address;	/* the pool's fastcgi unless set */
+	char			*script;	/* SCRIPT_FILENAME */
+	char			*uri;		/* SCRIPT_NAME / REQUEST_URI */
+	char			*query;		/* QUERY_STRING, or the SQL */
+	int			 expect_status;
+	char			*expect_body;
+
+	/* pgsql, mysql */
+	char			*conninfo;
+	char			*password_file;
+	char			*host;
+	unsigned int		 port;
+	char			*socket;
+	char			*user;
+	char			*password;
+	char			*database;
+	char			*expect;
+	long			 expect_rows;	/* -1: any */
+	int			 reconnect_always;
+	int			 tls;		/* mysql: 0 off, 1 on, 2 verify */
+	char			*tls_ca;
+
+	/* http */
+	char			*url;
+	char			*method;
+	char			**headers;
+	size_t			 nheaders;
+	char			*unix_socket;
+	int			 tls_verify;
+	int			 follow_redirects;
+
+	/* runtime */
+	struct event		*timer;
+	struct probe		*probe;		/* running, or NULL */
+	void			*conn;		/* kept between probes */
+	struct check_status	 st;
+};
+TAILQ_HEAD(check_list, check);
+
+/* PHP-FPM worker states as the status page names them. */
+enum fpm_wstate {
+	FPM_W_UNKNOWN = 0,
+	FPM_W_IDLE,
+	FPM_W_STARTING,
+	FPM_W_READING_HEADERS,
+	FPM_W_GETTING_INFO,
+	FPM_W_RUNNING,
+	FPM_W_FINISHING,
+	FPM_W_ENDING,
+	FPM_W_MAX
+};
+
+#define WAIT_PEERS_MAX	4
+
+/* What a worker is blocked on, from /proc (Linux) or kinfo (FreeBSD). */
+struct wait_info {
+	int		 known;		/* 1 when inspected */
+	int		 denied;	/* permission refused */
+	char		 syscall[32];	/* "poll", "read", ... */
+	char		 wchan[64];
+	char		 peers[WAIT_PEERS_MAX][64];	/* "127.0.0.1:5432" */
+	size_t		 npeers;
+};
+
+struct fpm_worker {
+	pid_t		 pid;
+	enum fpm_wstate	 state;
+	uint64_t	 requests;
+	uint64_t	 request_duration_us;
+	char		 method[16];
+	char		 uri[256];
+	char		 script[256];
+	int		 stuck;
+	struct wait_info wait;
+};
+
+/* The pool's status page, `full` flavour. */
+struct fpm_status {
+	char			 pool[64];
+	char			 pm[16];	/* static, dynamic, ondemand */
+	uint64_t		 start_since;
+	uint64_t		 accepted_conn;
+	uint64_t		 listen_queue;
+	uint64_t		 max_listen_queue;
+	uint64_t		 listen_queue_len;
+	uint64_t		 idle;
+	uint64_t		 active;
+	uint64_t		 total;
+	uint64_t		 max_active;
+	uint64_t		 max_children_reached;
+	uint64_t		 slow_requests;
+	struct fpm_worker	*workers;
+	size_t			 nworkers;
+};
+
+/* What the policy makes of a pool's worker sample. */
+struct pool_workers {
+	int			 have;		/* a sample was read */
+	uint64_t		 sampled_us;
+	struct fpm_status	 status;
+	unsigned int		 max_children;
+	int			 max_children_from_config;
+	unsigned int		 stuck;
+	int			 progress;	/* requests finished since the last sample */
+	uint64_t		 prev_accepted;
+	uint64_t		 prev_requests;	/* sum of workers' request counters */
+	uint64_t		 progress_us;	/* last time progress was seen */
+};
+
+enum pool_state {
+	POOL_UP = 0,
+	POOL_DOWN,
+	POOL_MAINT,
+	POOL_DRAIN
+};
+
+enum pool_mark {
+	MARK_NONE = 0,
+	MARK_MAINT,
+	MARK_DRAIN
+};
+
+/* The answer a pool gives now, computed by policy_update(). */
+struct verdict {
+	enum pool_state		 state;
+	unsigned int		 weight;	/* percent, 1..100 while up */
+	char			 reason[REASON_MAX + 1];
+	int			 saturated;	/* timed out, but making progress */
+	char			 reply[AGENT_REPLY_MAX];
+	size_t			 replylen;
+	uint64_t		 fresh_until_us;
+};
+
+struct pool {
+	TAILQ_ENTRY(pool)	 entry;
+	char			*name;
+	int			 line;
+	int			 col;
+	struct address		 fastcgi;
+	int			 have_fastcgi;
+	char			*status_path;
+	struct address		 status_listen;
+	int			 have_status_listen;
+	unsigned int		 stuck_after_ms;
+	unsigned int		 max_children;	/* 0: from the sample */
+	struct address_list	 agent_listen;
+	unsigned int		 interval_ms;
+	unsigned int		 timeout_ms;
+	unsigned int		 rise;
+	unsigned int		 fall;
+	struct check_list	 checks;
+	struct check		*sampler;	/* status_path set: fpm-status */
+
+	/* runtime */
+	struct pool_workers	 workers;
+	struct verdict		 verdict;
+	enum pool_mark		 mark;
+	char			*mark_reason;
+};
+TAILQ_HEAD(pool_list, pool);
+
+enum admin_state {
+	ADMIN_SET = 0,		/* ready/drain/maint are sent */
+	ADMIN_LEAVE		/* only up/down and the weight */
+};
+
+struct config {
+	char			*path;
+	struct address_list	 agent_listen;
+	struct cidr		*allow;
+	size_t			 nallow;
+	enum admin_state	 admin_state;
+	char			*control_socket;
+	char			*state_dir;
+	char			*user;
+	char			*group;
+	struct address_list	 http_listen;
+	unsigned int		 interval_ms;
+	unsigned int		 timeout_ms;
+	unsigned int		 rise;
+	unsigned int		 fall;
+	struct pool_list	 pools;
+	size_t			 npools;
+};
+
+/* FastCGI name-value pair for encoding. */
+struct fcgi_param {
+	const char	*name;
+	const char	*value;
+};
+
+/* Streaming FastCGI record decoder: feed it bytes in any split. */
+struct fcgi_decoder {
+	uint8_t		 hdr[8];
+	size_t		 hdr_have;
+	int		 type;
+	uint16_t	 request_id;
+	size_t		 content_left;
+	size_t		 padding_left;
+	uint8_t		 end[8];		/* END_REQUEST body */
+	size_t		 end_have;
+	int		 ended;
+	uint32_t	 app_status;
+	int		 protocol_status;
+};
+
+/* Where the decoder delivers STDOUT and STDERR bytes. */
+struct fcgi_sink {
+	/* Return -1 to stop decoding (a cap was reached). */
+	int	(*out)(void *arg, const uint8_t *data, size_t len);
+	int	(*err)(void *arg, const uint8_t *data, size_t len);
+	void	*arg;
+};
+
+enum fcgi_decode_status {
+	FCGI_DEC_MORE = 0,	/* consumed everything, need more */
+	FCGI_DEC_END,		/* END_REQUEST seen */
+	FCGI_DEC_ERROR,		/* malformed; see errbuf */
+	FCGI_DEC_STOP		/* a sink returned -1 */
+};
+
+/* A CGI response split into its status and body. */
+struct cgi_response {
+	int		 status;
+	const char	*body;
+	size_t		 bodylen;
+};
+
+/* log.c */
+void	log_init(int foreground, int verbose);
+void	log_setverbose(int);
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	vlog(int, const char *, va_list) __attribute__((format(printf, 2, 0)));
+void	fatal(const char *, ...)
+	    __attribute__((noreturn, format(printf, 1, 2)));
+void	fatalx(const char *, ...)
+	    __attribute__((noreturn, format(printf, 1, 2)));
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+int	 xasprintf(char **, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* util.c */
+uint64_t now_us(void);
+void	 buf_add(struct buf *, const void *, size_t);
+void	 buf_addstr(struct buf *, const char *);
+void	 buf_printf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 buf_reset(struct buf *);
+void	 buf_free(struct buf *);
+int	 duration_parse(const char *, unsigned int *, const char **);
+int	 address_parse(const char *, struct address *, const char **);
+void	 address_free(struct address *);
+void	 address_list_free(struct address_list *);
+int	 cidr_parse(const char *, struct cidr *);
+int	 cidr_match(const struct cidr *, size_t, const struct sockaddr *);
+void	 errlist_add(struct errlist *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 errlist_free(struct errlist *);
+size_t	 strlcpy_safe(char *, const char *, size_t);
+void	 sanitize_text(char *, size_t, const char *, size_t);
+
+/* config.c */
+struct config	*config_load(const char *, struct errlist *);
+struct config	*config_load_buf(const char *, const char *, size_t,
+		    struct errlist *);
+void		 config_free(struct config *);
+struct pool	*config_find_pool(struct config *, const char *);
+
+/* fcgi.c */
+void	fcgi_encode_begin(struct buf *, uint16_t, uint16_t, uint8_t);
+void	fcgi_encode_params(struct buf *, uint16_t, const struct fcgi_param *,
+	    size_t);
+void	fcgi_encode_stream(struct buf *, int, uint16_t, const void *, size_t);
+size_t	fcgi_nv_encode(uint8_t *, size_t, const char *, size_t, const char *,
+	    size_t);
+int	fcgi_nv_decode(const uint8_t *, size_t, size_t *, const uint8_t **,
+	    size_t *, const uint8_t **, size_t *);
+void	fcgi_decoder_init(struct fcgi_decoder *);
+enum fcgi_decode_status
+	fcgi_decode(struct fcgi_decoder *, const uint8_t *, size_t, size_t *,
+	    const struct fcgi_sink *, char *, size_t);
+const char *fcgi_protocol_status_str(int);
+int	cgi_parse_response(const char *, size_t, struct cgi_response *, char *,
+	    size_t);
+
+/* fpm_status.c */
+int	 fpm_status_parse(const char *, size_t, struct fpm_status *, char *,
+	    size_t);
+void	 fpm_status_free(struct fpm_status *);
+const char *fpm_wstate_str(enum fpm_wstate);
+enum fpm_wstate fpm_wstate_parse(const char *);
+
+/* proc_wait.c */
+int	 proc_wait_inspect(pid_t, struct wait_info *);
+void	 wait_info_format(const struct wait_info *, char *, size_t);
+
+/* hce.c */
+void	 hce_start(struct event_base *, struct config *);
+void	 hce_stop(struct config *);
+void	 hce_run_once(struct event_base *, struct config *, struct pool **,
+	    size_t);
+void	 probe_done(struct probe *, enum probe_result);
+void	 probe_fail(struct probe *, enum probe_result, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+int	 probe_again(struct probe *, short, event_callback_fn);
+void	 probe_close(struct probe *);
+int	 probe_expired(struct probe *);
+unsigned int probe_left_ms(struct probe *);
+const char *probe_result_str(enum probe_result);
+const char *probe_phase_str(enum probe_phase);
+void	 probe_reason(const struct check *, enum probe_result,
+	    enum probe_phase, const char *, char *, size_t);
+extern const struct check_ops *check_types[];
+const struct check_ops *check_ops_lookup(const char *);
+
+/* check_fcgi.c */
+extern const struct check_ops check_fcgi_ops;
+extern const struct check_ops check_fpm_status_ops;
+int	 sock_connect(struct probe *, const struct address *);
+
+/* check_pgsql.c */
+extern const struct check_ops check_pgsql_ops;
+
+/* check_mysql.c */
+extern const struct check_ops check_mysql_ops;
+
+/* check_http.c */
+extern const struct check_ops check_http_ops;
+
+/* policy.c */
+void	 policy_update(struct pool *, uint64_t, int);
+void	 policy_sample(struct pool *, struct fpm_status *, uint64_t);
+size_t	 agent_reply_format(char *, size_t, enum pool_state, unsigned int,
+	    const char *, enum admin_state);
+const char *pool_state_str(enum pool_state);
+const struct verdict *pool_verdict(struct pool *, uint64_t);
+
+/* agent.c */
+int	 agent_start(struct event_base *, struct config *);
+void	 agent_stop(void);
+
+/* report.c */
+int	 report_exit_code(struct config *, struct pool **, size_t);
+void	 report_text(struct buf *, struct config *, struct pool **, size_t);
+void	 report_json(struct buf *, struct config *, struct pool **, size_t);
+
+/* json.c */
+void	 json_str(struct buf *, const char *);
+void	 json_strn(struct buf *, const char *, size_t);
+
+#endif /* FPMPROBE_H */

@@ -1,0 +1,191 @@
+/*
+ * Logging in the manner of relayd's log.c: stderr in the foreground,
+ * syslog(LOG_DAEMON) once detached.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "fpmprobe.h"
+
+static int	log_foreground = 1;
+static int	log_verbose;
+
+/* Choose where messages go: stderr (foreground) or syslog. */
+void
+log_init(int foreground, int verbose)
+{
+	log_foreground = foreground;
+	log_verbose = verbose;
+	if (!foreground)
+		openlog("fpmprobe", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	tzset();
+}
+
+/* Turn debug messages on or off. */
+void
+log_setverbose(int v)
+{
+	log_verbose = v;
+}
+
+/* Emit one message at a syslog priority. */
+void
+vlog(int pri, const char *fmt, va_list ap)
+{
+	if (log_foreground) {
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		fflush(stderr);
+	} else
+		vsyslog(pri, fmt, ap);
+}
+
+/* Append strerror(errno) to a warning. */
+void
+log_warn(const char *fmt, ...)
+{
+	char	 msg[1024];
+	int	 saved = errno;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s: %s", msg, strerror(saved));
+	errno = saved;
+}
+
+/* A warning without errno. */
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+/* Something an operator may want to know. */
+void
+log_info(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_INFO, fmt, ap);
+	va_end(ap);
+}
+
+/* Only with -v. */
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (!log_verbose)
+		return;
+	va_start(ap, fmt);
+	vlog(LOG_DEBUG, fmt, ap);
+	va_end(ap);
+}
+
+/* A broken invariant, with errno: log and exit. */
+void
+fatal(const char *fmt, ...)
+{
+	char	 msg[1024];
+	int	 saved = errno;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("fatal: %s: %s", msg, strerror(saved));
+	exit(1);
+}
+
+/* A broken invariant: log and exit. */
+void
+fatalx(const char *fmt, ...)
+{
+	char	 msg[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("fatal: %s", msg);
+	exit(1);
+}
+
+/* calloc that cannot fail. */
+void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if (n == 0 || size == 0)
+		n = size = 1;
+	if ((p = calloc(n, size)) == NULL)
+		fatal("calloc");
+	return p;
+}
+
+/* reallocarray that cannot fail. */
+void *
+xreallocarray(void *old, size_t n, size_t size)
+{
+	void	*p;
+
+	if (size != 0 && n > SIZE_MAX / size)
+		fatalx("reallocarray: overflow");
+	if ((p = realloc(old, n * size != 0 ? n * size : 1)) == NULL)
+		fatal("realloc");
+	return p;
+}
+
+/* strdup that cannot fail. */
+char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		fatal("strdup");
+	return p;
+}
+
+/* strndup that cannot fail. */
+char *
+xstrndup(const char *s, size_t n)
+{
+	char	*p;
+
+	if ((p = strndup(s, n)) == NULL)
+		fatal("strndup");
+	return p;
+}
+
+/* asprintf that cannot fail. */
+int
+xasprintf(char **ret, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(ret, fmt, ap);
+	va_end(ap);
+	if (n == -1)
+		fatal("asprintf");
+	return n;
+}
