@@ -186,6 +186,7 @@ struct check_status {
 	unsigned int		 ok_run;
 	unsigned int		 fail_run;
 	int			 healthy;	/* after rise/fall */
+	int			 saturated;	/* timed out, pool busy */
 	uint64_t		 probes;
 	uint64_t		 failures;
 	uint32_t		 lat[LATENCY_WINDOW];
@@ -243,6 +244,9 @@ struct check {
 	struct probe		*probe;		/* running, or NULL */
 	void			*conn;		/* kept between probes */
 	struct check_status	 st;
+	int64_t			 db_max_connections;	/* -1: not known */
+	int64_t			 db_connections;	/* in use, -1: not known */
+	uint64_t		 db_query_us;		/* last query phase */
 };
 TAILQ_HEAD(check_list, check);
 
@@ -310,10 +314,9 @@ struct pool_workers {
 	unsigned int		 max_children;
 	int			 max_children_from_config;
 	unsigned int		 stuck;
-	int			 progress;	/* requests finished since the last sample */
-	uint64_t		 prev_accepted;
-	uint64_t		 prev_requests;	/* sum of workers' request counters */
-	uint64_t		 progress_us;	/* last time progress was seen */
+	int			 progress;	/* 1 yes, 0 no, -1 not known yet */
+	uint64_t		 requests;	/* sum of workers' request counters */
+	uint64_t		 completed;	/* requests since the last sample */
 };
 
 enum pool_state {
@@ -327,6 +330,11 @@ enum pool_mark {
 	MARK_NONE = 0,
 	MARK_MAINT,
 	MARK_DRAIN
+};
+
+enum admin_state {
+	ADMIN_SET = 0,		/* ready/drain/maint are sent */
+	ADMIN_LEAVE		/* only up/down and the weight */
 };
 
 /* The answer a pool gives now, computed by policy_update(). */
@@ -359,6 +367,7 @@ struct pool {
 	unsigned int		 fall;
 	struct check_list	 checks;
 	struct check		*sampler;	/* status_path set: fpm-status */
+	enum admin_state	 admin_state;	/* the config's, for answers */
 
 	/* runtime */
 	struct pool_workers	 workers;
@@ -368,10 +377,6 @@ struct pool {
 };
 TAILQ_HEAD(pool_list, pool);
 
-enum admin_state {
-	ADMIN_SET = 0,		/* ready/drain/maint are sent */
-	ADMIN_LEAVE		/* only up/down and the weight */
-};
 
 struct config {
 	char			*path;
@@ -545,6 +550,8 @@ extern const struct check_ops check_http_ops;
 /* policy.c */
 void	 policy_update(struct pool *, uint64_t, int);
 void	 policy_sample(struct pool *, struct fpm_status *, uint64_t);
+int	 policy_saturated(struct pool *, struct check *, enum probe_result,
+	    uint64_t);
 size_t	 agent_reply_format(char *, size_t, enum pool_state, unsigned int,
 	    const char *, enum admin_state);
 const char *pool_state_str(enum pool_state);
@@ -553,6 +560,7 @@ const struct verdict *pool_verdict(struct pool *, uint64_t);
 /* agent.c */
 int	 agent_start(struct event_base *, struct config *);
 void	 agent_stop(void);
+extern uint64_t agent_answers[];	/* by pool_state, then unknown pool */
 
 /* report.c */
 int	 report_exit_code(struct config *, struct pool **, size_t);

@@ -1,0 +1,385 @@
+/*
+ * The HAProxy agent-check server.  Answers come from each pool's cached
+ * verdict; nothing here waits on a probe.  A port that serves one pool
+ * answers at once; a port that serves several reads the agent-send line
+ * under a short deadline first.  After answering it reads what the peer
+ * sent before closing, so that the close is a FIN and not a RST.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/listener.h>
+
+#include "fpmprobe.h"
+
+/* One listening socket and the pool it serves (NULL: named by the peer). */
+struct agent_listener {
+	struct evconnlistener	*lev;
+	struct pool		*pool;
+	struct event		*resume;	/* after EMFILE */
+	char			*text;
+};
+
+enum agent_state {
+	AGENT_READ_NAME,
+	AGENT_WRITE,
+	AGENT_LINGER
+};
+
+/* One agent connection. */
+struct agent_conn {
+	int			 fd;
+	struct event		*ev;
+	enum agent_state	 state;
+	struct agent_listener	*listener;
+	char			 line[AGENT_LINE_MAX];
+	size_t			 linelen;
+	char			 reply[AGENT_REPLY_MAX];
+	size_t			 replylen;
+	size_t			 sent;
+	uint64_t		 deadline_us;	/* of the current phase */
+};
+
+static void	agent_accept(struct evconnlistener *, evutil_socket_t,
+		    struct sockaddr *, int, void *);
+static void	agent_accept_error(struct evconnlistener *, void *);
+static void	agent_resume(int, short, void *);
+static void	agent_read_name(int, short, void *);
+static void	agent_write(int, short, void *);
+static void	agent_linger(int, short, void *);
+static void	agent_answer(struct agent_conn *, struct pool *, const char *);
+static void	agent_arm(struct agent_conn *, short, event_callback_fn);
+static void	agent_close(struct agent_conn *);
+static int	agent_listen_one(struct event_base *, const struct address *,
+		    struct pool *);
+
+static struct event_base	*agent_base;
+static struct config		*agent_conf;
+static struct agent_listener	*listeners;
+static size_t			 nlisteners;
+static size_t			 nclients;
+
+/* Answers served, by kind; the status endpoint reports them. */
+uint64_t	agent_answers[POOL_DRAIN + 2];
+
+/* Open one listening socket for a pool (or for every pool: NULL). */
+static int
+agent_listen_one(struct event_base *base, const struct address *a,
+    struct pool *pool)
+{
+	struct agent_listener	*l;
+	struct evconnlistener	*lev;
+
+	if (a->ss.ss_family == AF_UNIX)
+		unlink(((const struct sockaddr_un *)&a->ss)->sun_path);
+	lev = evconnlistener_new_bind(base, agent_accept, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    1024, (const struct sockaddr *)&a->ss, (int)a->sslen);
+	if (lev == NULL) {
+		log_warn("agent: cannot listen on %s", a->text);
+		return -1;
+	}
+	listeners = xreallocarray(listeners, nlisteners + 1,
+	    sizeof(*listeners));
+	l = &listeners[nlisteners++];
+	memset(l, 0, sizeof(*l));
+	l->lev = lev;
+	l->pool = pool;
+	l->text = xstrdup(a->text);
+	evconnlistener_set_error_cb(lev, agent_accept_error);
+	log_debug("agent: listening on %s for %s", a->text,
+	    pool != NULL ? pool->name : "every pool");
+	return 0;
+}
+
+/*
+ * Bind every agent port: agent.listen (serving one pool directly when
+ * only one is configured) and each pool's agent_listen.
+ */
+int
+agent_start(struct event_base *base, struct config *conf)
+{
+	struct pool	*pool, *only = NULL;
+	size_t		 i;
+	int		 rv = 0;
+
+	agent_base = base;
+	agent_conf = conf;
+	if (conf->npools == 1)
+		only = TAILQ_FIRST(&conf->pools);
+	for (i = 0; i < conf->agent_listen.n; i++)
+		if (agent_listen_one(base, &conf->agent_listen.addr[i],
+		    only) == -1)
+			rv = -1;
+	TAILQ_FOREACH(pool, &conf->pools, entry)
+		for (i = 0; i < pool->agent_listen.n; i++)
+			if (agent_listen_one(base, &pool->agent_listen.addr[i],
+			    pool) == -1)
+				rv = -1;
+	/* Callbacks find their listener through the array from now on. */
+	for (i = 0; i < nlisteners; i++)
+		evconnlistener_set_cb(listeners[i].lev, agent_accept,
+		    &listeners[i]);
+	for (i = 0; i < nlisteners; i++)
+		evconnlistener_set_error_cb(listeners[i].lev,
+		    agent_accept_error);
+	return rv;
+}
+
+/* Close every listener. */
+void
+agent_stop(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < nlisteners; i++) {
+		evconnlistener_free(listeners[i].lev);
+		if (listeners[i].resume != NULL)
+			event_free(listeners[i].resume);
+		free(listeners[i].text);
+	}
+	free(listeners);
+	listeners = NULL;
+	nlisteners = 0;
+}
+
+/*
+ * Accepting failed (out of descriptors): pause this listener for a
+ * moment instead of spinning on a socket that stays readable.
+ */
+static void
+agent_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct agent_listener	*l = arg;
+	struct timeval		 tv = { 0, AGENT_ACCEPT_PAUSE_MS * 1000 };
+	int			 err = EVUTIL_SOCKET_ERROR();
+
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+		log_warnx("agent: accept on %s: %s", l->text, strerror(err));
+		return;
+	}
+	log_warnx("agent: accept on %s: %s; pausing", l->text, strerror(err));
+	evconnlistener_disable(lev);
+	if (l->resume == NULL &&
+	    (l->resume = evtimer_new(agent_base, agent_resume, l)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(l->resume, &tv);
+}
+
+/* Accept again after a pause. */
+static void
+agent_resume(int fd, short ev, void *arg)
+{
+	struct agent_listener	*l = arg;
+
+	evconnlistener_enable(l->lev);
+}
+
+/* A new agent connection: check it, then answer or wait for a name. */
+static void
+agent_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct agent_listener	*l = arg;
+	struct agent_conn	*ac;
+
+	if (nclients >= AGENT_CLIENTS_MAX ||
+	    !cidr_match(agent_conf->allow, agent_conf->nallow, sa)) {
+		close(fd);
+		return;
+	}
+	if (evutil_make_socket_nonblocking(fd) == -1) {
+		close(fd);
+		return;
+	}
+	nclients++;
+	ac = xcalloc(1, sizeof(*ac));
+	ac->fd = fd;
+	ac->listener = l;
+	if (l->pool != NULL) {
+		agent_answer(ac, l->pool, NULL);
+		return;
+	}
+	ac->state = AGENT_READ_NAME;
+	ac->deadline_us = now_us() + AGENT_READ_TIMEOUT_MS * 1000;
+	agent_read_name(fd, EV_READ, ac);
+}
+
+/* Read the agent-send line naming a pool. */
+static void
+agent_read_name(int fd, short ev, void *arg)
+{
+	struct agent_conn	*ac = arg;
+	char			*nl;
+	ssize_t			 n;
+
+	if (ev & EV_TIMEOUT) {
+		ac->line[ac->linelen] = '\0';
+		agent_answer(ac, NULL, ac->line);
+		return;
+	}
+	for (;;) {
+		n = recv(fd, ac->line + ac->linelen,
+		    sizeof(ac->line) - 1 - ac->linelen, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			agent_arm(ac, EV_READ, agent_read_name);
+			return;
+		}
+		if (n == -1) {
+			agent_close(ac);
+			return;
+		}
+		ac->linelen += (size_t)n;
+		ac->line[ac->linelen] = '\0';
+		if ((nl = memchr(ac->line, '\n', ac->linelen)) != NULL)
+			*nl = '\0';
+		if (nl != NULL || n == 0 ||
+		    ac->linelen == sizeof(ac->line) - 1)
+			break;
+	}
+	ac->line[strcspn(ac->line, "\r")] = '\0';
+	agent_answer(ac, NULL, ac->line);
+}
+
+/* Look the pool up if needed, format the answer and send it. */
+static void
+agent_answer(struct agent_conn *ac, struct pool *pool, const char *name)
+{
+	const struct verdict	*v;
+	char			 clean[64], why[REASON_MAX + 1];
+	size_t			 len;
+
+	if (pool == NULL) {
+		/* Strip the blanks agent-send strings may carry. */
+		while (*name == ' ' || *name == '\t')
+			name++;
+		len = strlen(name);
+		while (len > 0 && (name[len - 1] == ' ' ||
+		    name[len - 1] == '\t'))
+			len--;
+		if (len < sizeof(clean)) {
+			memcpy(clean, name, len);
+			clean[len] = '\0';
+			pool = config_find_pool(agent_conf, clean);
+		}
+	}
+	if (pool != NULL) {
+		v = pool_verdict(pool, now_us());
+		memcpy(ac->reply, v->reply, v->replylen);
+		ac->replylen = v->replylen;
+		agent_answers[pool->admin_state == ADMIN_LEAVE &&
+		    v->state >= POOL_MAINT ? POOL_UP : v->state]++;
+	} else {
+		sanitize_text(clean, 40, name, strlen(name));
+		snprintf(why, sizeof(why), "unknown pool \"%s\"", clean);
+		ac->replylen = agent_reply_format(ac->reply, sizeof(ac->reply),
+		    POOL_DOWN, 0, why, ADMIN_SET);
+		agent_answers[POOL_DRAIN + 1]++;
+	}
+	ac->state = AGENT_WRITE;
+	ac->deadline_us = now_us() + AGENT_LINGER_MS * 1000;
+	agent_write(ac->fd, EV_WRITE, ac);
+}
+
+/* Send the answer (one short line: nearly always in one go). */
+static void
+agent_write(int fd, short ev, void *arg)
+{
+	struct agent_conn	*ac = arg;
+	ssize_t			 n;
+
+	if (ev & EV_TIMEOUT) {
+		agent_close(ac);
+		return;
+	}
+	while (ac->sent < ac->replylen) {
+		n = send(fd, ac->reply + ac->sent, ac->replylen - ac->sent,
+		    MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			agent_arm(ac, EV_WRITE, agent_write);
+			return;
+		}
+		if (n == -1) {
+			agent_close(ac);
+			return;
+		}
+		ac->sent += (size_t)n;
+	}
+	ac->state = AGENT_LINGER;
+	shutdown(fd, SHUT_WR);
+	agent_linger(fd, EV_READ, ac);
+}
+
+/*
+ * Read and drop what the peer sent until it closes, so that our close
+ * does not reset the connection; give up after a short while.
+ */
+static void
+agent_linger(int fd, short ev, void *arg)
+{
+	struct agent_conn	*ac = arg;
+	char			 sink[512];
+	ssize_t			 n;
+
+	if (ev & EV_TIMEOUT) {
+		agent_close(ac);
+		return;
+	}
+	for (;;) {
+		n = recv(fd, sink, sizeof(sink), 0);
+		if (n > 0 || (n == -1 && errno == EINTR))
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			agent_arm(ac, EV_READ, agent_linger);
+			return;
+		}
+		break;
+	}
+	agent_close(ac);
+}
+
+/* Wait for fd readiness until the phase's deadline, fixed at its start. */
+static void
+agent_arm(struct agent_conn *ac, short what, event_callback_fn cb)
+{
+	struct timeval	 tv = { 0, 0 };
+	uint64_t	 now = now_us(), left;
+
+	left = now < ac->deadline_us ? ac->deadline_us - now : 0;
+	tv.tv_sec = (time_t)(left / 1000000);
+	tv.tv_usec = (suseconds_t)(left % 1000000);
+
+	if (ac->ev != NULL)
+		event_free(ac->ev);
+	if ((ac->ev = event_new(agent_base, ac->fd, what, cb, ac)) == NULL)
+		fatalx("event_new");
+	event_add(ac->ev, &tv);
+}
+
+/* Release a connection. */
+static void
+agent_close(struct agent_conn *ac)
+{
+	if (ac->ev != NULL)
+		event_free(ac->ev);
+	close(ac->fd);
+	free(ac);
+	nclients--;
+}

@@ -1,0 +1,449 @@
+/*
+ * The health check engine: owns every check's interval, launches probes,
+ * cancels one still running when the next interval comes, and funnels
+ * every outcome into probe_done().
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fpmprobe.h"
+
+static void	hce_tick(int, short, void *);
+static void	hce_schedule(struct check *, unsigned int);
+static void	probe_start(struct check *);
+static void	check_record(struct check *, struct probe *, uint64_t);
+static void	check_init(struct check *);
+static void	pool_prepare(struct config *, struct pool *);
+
+const struct check_ops *check_types[] = {
+	&check_fcgi_ops,
+#ifdef HAVE_PGSQL
+	&check_pgsql_ops,
+#endif
+#ifdef HAVE_MYSQL
+	&check_mysql_ops,
+#endif
+#ifdef HAVE_CURL
+	&check_http_ops,
+#endif
+	NULL
+};
+
+static struct event_base	*hce_base;
+static int			 hce_once;	/* --once: one probe each */
+static size_t			 hce_pending;	/* --once: probes not done */
+
+static const char *probe_result_names[PR_MAX] = {
+	[PR_OK] = "ok",
+	[PR_CONNECT_REFUSED] = "connection refused",
+	[PR_CONNECT_ERROR] = "cannot connect",
+	[PR_TIMEOUT] = "timeout",
+	[PR_IO_ERROR] = "I/O error",
+	[PR_CLOSED] = "connection closed",
+	[PR_PROTOCOL] = "protocol error",
+	[PR_TOO_BIG] = "response too large",
+	[PR_FCGI_STATUS] = "FastCGI request not completed",
+	[PR_STATUS] = "status",
+	[PR_BODY] = "body mismatch",
+	[PR_DB_AUTH] = "authentication failed",
+	[PR_DB_UNKNOWN_DB] = "unknown database",
+	[PR_DB_TOO_MANY] = "too many connections",
+	[PR_DB_QUERY] = "query error",
+	[PR_DB_EXPECT] = "unexpected value",
+	[PR_DB_ERROR] = "database error",
+	[PR_DNS] = "name resolution failed",
+	[PR_TLS] = "TLS error",
+	[PR_STALE] = "stale",
+	[PR_ABORTED] = "aborted",
+	[PR_INTERNAL] = "internal error",
+};
+
+static const char *probe_phase_names[PH_MAX] = {
+	[PH_CONNECT] = "connect",
+	[PH_AUTH] = "auth",
+	[PH_REQUEST] = "request",
+	[PH_RESPONSE] = "response",
+	[PH_QUERY] = "query",
+};
+
+/* The short name of a result, as reasons and the JSON use it. */
+const char *
+probe_result_str(enum probe_result r)
+{
+	if (r < 0 || r >= PR_MAX || probe_result_names[r] == NULL)
+		return "unknown";
+	return probe_result_names[r];
+}
+
+/* The name of a probe phase. */
+const char *
+probe_phase_str(enum probe_phase ph)
+{
+	if (ph < 0 || ph >= PH_MAX)
+		return "unknown";
+	return probe_phase_names[ph];
+}
+
+/*
+ * The one place where an operator's reason is built: "app: timeout after
+ * 1000ms in response", "app: status 404: Primary script unknown".
+ */
+void
+probe_reason(const struct check *c, enum probe_result r, enum probe_phase ph,
+    const char *detail, char *out, size_t outlen)
+{
+	char	 text[DETAIL_MAX + 64];
+
+	if (r == PR_TIMEOUT)
+		snprintf(text, sizeof(text), "%s: timeout after %ums in %s%s%s",
+		    c->name, c->timeout_ms, probe_phase_str(ph),
+		    detail[0] != '\0' ? ", " : "", detail);
+	else if (detail[0] != '\0')
+		snprintf(text, sizeof(text), "%s: %s %s", c->name,
+		    probe_result_str(r), detail);
+	else
+		snprintf(text, sizeof(text), "%s: %s", c->name,
+		    probe_result_str(r));
+	sanitize_text(out, outlen, text, strlen(text));
+}
+
+/* Find the operations of a user-selectable check type. */
+const struct check_ops *
+check_ops_lookup(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; check_types[i] != NULL; i++)
+		if (strcmp(check_types[i]->name, name) == 0)
+			return check_types[i];
+	return NULL;
+}
+
+/* Microseconds left before the probe's deadline, 0 when it has passed. */
+static uint64_t
+probe_left_us(struct probe *p)
+{
+	uint64_t	 now = now_us();
+
+	return now >= p->deadline_us ? 0 : p->deadline_us - now;
+}
+
+/* Milliseconds left, rounded up, for libraries that count in ms. */
+unsigned int
+probe_left_ms(struct probe *p)
+{
+	return (unsigned int)((probe_left_us(p) + 999) / 1000);
+}
+
+/* Has the probe's one deadline passed? */
+int
+probe_expired(struct probe *p)
+{
+	return probe_left_us(p) == 0;
+}
+
+/*
+ * Re-arm the probe's event on its fd for the time that is left of its
+ * deadline (relayd's event_again()): a peer that trickles bytes still
+ * runs out of time.  Returns -1 when the deadline has already passed;
+ * the callback then sees EV_TIMEOUT at once.
+ */
+int
+probe_again(struct probe *p, short what, event_callback_fn cb)
+{
+	struct timeval	 tv;
+	uint64_t	 left = probe_left_us(p);
+
+	if (p->ev != NULL)
+		event_free(p->ev);
+	p->ev = event_new(p->base, p->fd, what, cb, p);
+	if (p->ev == NULL)
+		fatalx("event_new");
+	tv.tv_sec = (time_t)(left / 1000000);
+	tv.tv_usec = (suseconds_t)(left % 1000000);
+	if (event_add(p->ev, &tv) == -1)
+		fatalx("event_add");
+	return left == 0 ? -1 : 0;
+}
+
+/* Release the probe's fd, event and buffers; idempotent. */
+void
+probe_close(struct probe *p)
+{
+	if (p->ev != NULL) {
+		event_free(p->ev);
+		p->ev = NULL;
+	}
+	if (p->fd != -1) {
+		close(p->fd);
+		p->fd = -1;
+	}
+	buf_free(&p->out);
+	buf_free(&p->in);
+}
+
+/* End a probe with a result and a detail for the reason. */
+void
+probe_fail(struct probe *p, enum probe_result r, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->detail, sizeof(p->detail), fmt, ap);
+	va_end(ap);
+	probe_done(p, r);
+}
+
+/*
+ * Every probe ends here, exactly once: the check type releases its I/O,
+ * the outcome is recorded, and the pool's answer is computed again.
+ */
+void
+probe_done(struct probe *p, enum probe_result r)
+{
+	struct check	*c = p->check;
+	uint64_t	 now = now_us();
+
+	if (p->done)
+		return;
+	p->done = 1;
+	p->result = r;
+	p->total_us = now - p->start_us;
+	c->ops->abort(p);
+	probe_close(p);
+	check_record(c, p, now);
+	c->probe = NULL;
+	free(p);
+	policy_update(c->pool, now, hce_once);
+	if (hce_once && --hce_pending == 0)
+		event_base_loopbreak(hce_base);
+}
+
+/* Keep the outcome, the latency window and the rise/fall counters. */
+static void
+check_record(struct check *c, struct probe *p, uint64_t now)
+{
+	struct check_status	*st = &c->st;
+	int			 ok = p->result == PR_OK, pass;
+
+	st->have_result = 1;
+	st->result = p->result;
+	st->phase = p->phase;
+	st->done_us = now;
+	st->latency_us = p->total_us;
+	st->connect_us = p->connect_us;
+	st->first_byte_us = p->first_byte_us;
+	st->probes++;
+	st->lat[st->lat_pos] = p->total_us > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)p->total_us;
+	st->lat_pos = (st->lat_pos + 1) % LATENCY_WINDOW;
+	if (st->lat_n < LATENCY_WINDOW)
+		st->lat_n++;
+	if (ok)
+		st->reason[0] = '\0';
+	else
+		probe_reason(c, p->result, p->phase, p->detail, st->reason,
+		    sizeof(st->reason));
+
+	/* A timeout on a busy pool that makes progress is not a failure. */
+	st->saturated = !ok && !hce_once &&
+	    policy_saturated(c->pool, c, p->result, now);
+	pass = ok || st->saturated;
+	if (!ok)
+		st->failures++;
+	if (pass) {
+		st->fail_run = 0;
+		st->ok_run++;
+		if (!st->healthy && (hce_once || st->ok_run >= c->rise))
+			st->healthy = 1;
+	} else {
+		st->ok_run = 0;
+		st->fail_run++;
+		if (st->healthy && (hce_once || st->fail_run >= c->fall))
+			st->healthy = 0;
+	}
+	if (!ok || c->ops->type == CHECK_FPM_STATUS)
+		log_debug("pool %s check %s: %s", c->pool->name, c->name,
+		    ok ? "ok" : st->reason);
+}
+
+/* Launch one probe of a check. */
+static void
+probe_start(struct check *c)
+{
+	struct probe	*p;
+
+	p = xcalloc(1, sizeof(*p));
+	p->check = c;
+	p->base = hce_base;
+	p->fd = -1;
+	p->start_us = now_us();
+	p->deadline_us = p->start_us + (uint64_t)c->timeout_ms * 1000;
+	c->probe = p;
+	c->ops->start(p);
+}
+
+/* The interval timer: cut a probe that overran, then start the next. */
+static void
+hce_tick(int fd, short ev, void *arg)
+{
+	struct check	*c = arg;
+
+	if (c->probe != NULL)
+		probe_fail(c->probe, PR_TIMEOUT, "still running at the next "
+		    "interval");
+	hce_schedule(c, c->interval_ms);
+	probe_start(c);
+}
+
+/* Arm a check's timer for about ms from now, lightly jittered. */
+static void
+hce_schedule(struct check *c, unsigned int ms)
+{
+	struct timeval	 tv;
+	long		 jitter, span;
+
+	span = (long)ms * INTERVAL_JITTER_PCT / 100;
+	jitter = span > 0 ? (long)(random() % (2 * span + 1)) - span : 0;
+	ms = (unsigned int)((long)ms + jitter);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (c->timer == NULL &&
+	    (c->timer = evtimer_new(hce_base, hce_tick, c)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(c->timer, &tv);
+}
+
+/*
+ * Give a pool what the engine adds to its configuration: the admin
+ * state for its answers, and the status-page sampler when status_path
+ * is set (through status_listen when given, which still answers when
+ * every worker is busy).
+ */
+static void
+pool_prepare(struct config *conf, struct pool *pool)
+{
+	struct check	*c;
+	const struct address *a;
+
+	pool->admin_state = conf->admin_state;
+	if (pool->status_path == NULL || pool->sampler != NULL)
+		return;
+	c = xcalloc(1, sizeof(*c));
+	c->pool = pool;
+	c->name = xstrdup("status");
+	c->ops = &check_fpm_status_ops;
+	c->line = pool->line;
+	c->col = pool->col;
+	c->interval_ms = pool->interval_ms;
+	c->timeout_ms = pool->timeout_ms;
+	c->rise = pool->rise;
+	c->fall = pool->fall;
+	a = pool->have_status_listen ? &pool->status_listen : &pool->fastcgi;
+	c->address = *a;
+	c->address.text = xstrdup(a->text);
+	c->script = xstrdup(pool->status_path);
+	c->uri = xstrdup(pool->status_path);
+	c->query = xstrdup("full");
+	c->expect_status = 200;
+	c->expect_rows = -1;
+	TAILQ_INSERT_HEAD(&pool->checks, c, entry);
+	pool->sampler = c;
+}
+
+/* Reset a check's state so that it starts healthy, like HAProxy's servers. */
+static void
+check_init(struct check *c)
+{
+	memset(&c->st, 0, sizeof(c->st));
+	c->st.healthy = 1;
+	c->st.done_us = now_us();	/* staleness counts from now */
+}
+
+/*
+ * Start every check of every pool.  The first probes are spread over the
+ * first interval so that pools do not fall into step.
+ */
+void
+hce_start(struct event_base *base, struct config *conf)
+{
+	struct pool	*pool;
+	struct check	*c;
+
+	hce_base = base;
+	hce_once = 0;
+	srandom((unsigned int)(now_us() ^ (uint64_t)getpid()));
+	TAILQ_FOREACH(pool, &conf->pools, entry) {
+		pool_prepare(conf, pool);
+		TAILQ_FOREACH(c, &pool->checks, entry) {
+			check_init(c);
+			hce_schedule(c, (unsigned int)(random() %
+			    (c->interval_ms / 4 + 1)));
+		}
+		policy_update(pool, now_us(), 0);
+	}
+}
+
+/* Stop every probe and timer and release what checks keep. */
+void
+hce_stop(struct config *conf)
+{
+	struct pool	*pool;
+	struct check	*c;
+
+	TAILQ_FOREACH(pool, &conf->pools, entry)
+		TAILQ_FOREACH(c, &pool->checks, entry) {
+			if (c->probe != NULL) {
+				c->probe->done = 1;
+				c->ops->abort(c->probe);
+				probe_close(c->probe);
+				free(c->probe);
+				c->probe = NULL;
+			}
+			if (c->timer != NULL) {
+				event_free(c->timer);
+				c->timer = NULL;
+			}
+			c->ops->free(c);
+		}
+}
+
+/*
+ * --once: probe every check of the given pools once, concurrently, and
+ * return when all are done.  Each probe is bounded by its own deadline.
+ */
+void
+hce_run_once(struct event_base *base, struct config *conf,
+    struct pool **pools, size_t npools)
+{
+	struct check	*c;
+	size_t		 i;
+
+	hce_base = base;
+	hce_once = 1;
+	hce_pending = 0;
+	for (i = 0; i < npools; i++) {
+		pool_prepare(conf, pools[i]);
+		TAILQ_FOREACH(c, &pools[i]->checks, entry) {
+			check_init(c);
+			hce_pending++;
+		}
+	}
+	if (hce_pending == 0)
+		return;
+	for (i = 0; i < npools; i++)
+		TAILQ_FOREACH(c, &pools[i]->checks, entry)
+			probe_start(c);
+	if (hce_pending > 0)
+		event_base_dispatch(base);
+	for (i = 0; i < npools; i++)
+		policy_update(pools[i], now_us(), 1);
+}

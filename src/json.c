@@ -1,0 +1,61 @@
+/*
+ * JSON string output: every string from a peer (URIs, reasons, names)
+ * is escaped here, so the report is valid JSON whatever a pool sends.
+ */
+
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "fpmprobe.h"
+
+/* Append s as a JSON string, or null for NULL. */
+void
+json_str(struct buf *b, const char *s)
+{
+	if (s == NULL)
+		buf_addstr(b, "null");
+	else
+		json_strn(b, s, strlen(s));
+}
+
+/* Append len bytes as a JSON string; bytes that are not ASCII become '?'. */
+void
+json_strn(struct buf *b, const char *s, size_t len)
+{
+	size_t	 i;
+	char	 esc[8];
+
+	buf_add(b, "\"", 1);
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		switch (c) {
+		case '"':
+			buf_add(b, "\\\"", 2);
+			break;
+		case '\\':
+			buf_add(b, "\\\\", 2);
+			break;
+		case '\n':
+			buf_add(b, "\\n", 2);
+			break;
+		case '\r':
+			buf_add(b, "\\r", 2);
+			break;
+		case '\t':
+			buf_add(b, "\\t", 2);
+			break;
+		default:
+			if (c < 0x20 || c == 0x7f) {
+				snprintf(esc, sizeof(esc), "\\u%04x", c);
+				buf_addstr(b, esc);
+			} else if (c >= 0x80)
+				buf_add(b, "?", 1);
+			else
+				buf_add(b, &s[i], 1);
+		}
+	}
+	buf_add(b, "\"", 1);
+}

@@ -1,0 +1,292 @@
+/*
+ * Reports of the pools' state: the readable one for a person or a
+ * Nagios/Icinga-style monitor, and the JSON of --once --json.
+ */
+
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fpmprobe.h"
+
+static const char *status_names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
+
+static int	pool_code(struct pool *);
+static int	cmp_u32(const void *, const void *);
+static void	latency_stats(const struct check_status *, uint32_t *,
+		    uint32_t *, uint32_t *);
+static void	report_workers_text(struct buf *, struct pool *);
+static void	report_workers_json(struct buf *, struct pool *);
+
+/* Nagios code of one pool: down is critical, degraded is a warning. */
+static int
+pool_code(struct pool *pool)
+{
+	const struct verdict	*v = &pool->verdict;
+
+	if (v->state == POOL_DOWN)
+		return 2;
+	if (v->state != POOL_UP || v->weight < 100 || v->saturated)
+		return 1;
+	return 0;
+}
+
+/* The exit code of --once: the worst pool's. */
+int
+report_exit_code(struct config *conf, struct pool **pools, size_t n)
+{
+	size_t	 i;
+	int	 code = 0, c;
+
+	for (i = 0; i < n; i++)
+		if ((c = pool_code(pools[i])) > code)
+			code = c;
+	return code;
+}
+
+/* Sort helper for latency samples. */
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* p50, p99 and max over a check's recent latency window. */
+static void
+latency_stats(const struct check_status *st, uint32_t *p50, uint32_t *p99,
+    uint32_t *max)
+{
+	uint32_t	 v[LATENCY_WINDOW];
+	unsigned int	 n = st->lat_n;
+
+	*p50 = *p99 = *max = 0;
+	if (n == 0)
+		return;
+	memcpy(v, st->lat, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_u32);
+	*p50 = v[(n - 1) / 2];
+	*p99 = v[(n * 99 + 99) / 100 - 1];
+	*max = v[n - 1];
+}
+
+/* Readable worker block: numbers, then each stuck worker. */
+static void
+report_workers_text(struct buf *b, struct pool *pool)
+{
+	const struct pool_workers	*pw = &pool->workers;
+	const struct fpm_status		*s = &pw->status;
+	char				 wait[160];
+	size_t				 i;
+
+	if (pool->status_path == NULL)
+		return;
+	if (!pw->have) {
+		buf_printf(b, "  workers: no status sample%s%s\n",
+		    pool->sampler != NULL && pool->sampler->st.reason[0] ?
+		    ": " : "", pool->sampler != NULL ?
+		    pool->sampler->st.reason : "");
+		return;
+	}
+	buf_printf(b, "  workers: %llu active, %llu idle, %u stuck, "
+	    "max_children %u (%s), listen queue %llu, "
+	    "max children reached %llu, slow requests %llu\n",
+	    (unsigned long long)s->active, (unsigned long long)s->idle,
+	    pw->stuck, pw->max_children,
+	    pw->max_children_from_config ? "config" : "total processes",
+	    (unsigned long long)s->listen_queue,
+	    (unsigned long long)s->max_children_reached,
+	    (unsigned long long)s->slow_requests);
+	for (i = 0; i < s->nworkers; i++) {
+		const struct fpm_worker *w = &s->workers[i];
+
+		if (!w->stuck)
+			continue;
+		wait_info_format(&w->wait, wait, sizeof(wait));
+		buf_printf(b, "    stuck pid %d %s %.1fs %s %s, waiting in %s\n",
+		    (int)w->pid, fpm_wstate_str(w->state),
+		    (double)w->request_duration_us / 1e6, w->method, w->uri,
+		    wait);
+	}
+}
+
+/*
+ * The readable report: a Nagios-style first line with performance data,
+ * then a line per pool and per check.
+ */
+void
+report_text(struct buf *b, struct config *conf, struct pool **pools,
+    size_t n)
+{
+	struct check	*c;
+	size_t		 i, down = 0;
+	int		 code = report_exit_code(conf, pools, n);
+
+	for (i = 0; i < n; i++)
+		if (pools[i]->verdict.state == POOL_DOWN)
+			down++;
+	buf_printf(b, "FPMPROBE %s - %zu pool%s, %zu down |", status_names[code],
+	    n, n == 1 ? "" : "s", down);
+	for (i = 0; i < n; i++) {
+		buf_printf(b, " %s_weight=%u;;;0;100", pools[i]->name,
+		    pools[i]->verdict.weight);
+		TAILQ_FOREACH(c, &pools[i]->checks, entry)
+			if (c->ops->type != CHECK_FPM_STATUS)
+				buf_printf(b, " %s_%s=%.6fs", pools[i]->name,
+				    c->name, (double)c->st.latency_us / 1e6);
+	}
+	buf_addstr(b, "\n");
+	for (i = 0; i < n; i++) {
+		struct pool *pool = pools[i];
+		const struct verdict *v = &pool->verdict;
+
+		buf_printf(b, "pool %s: %s", pool->name,
+		    pool_state_str(v->state));
+		if (v->state == POOL_UP)
+			buf_printf(b, " %u%%", v->weight);
+		if (v->reason[0] != '\0')
+			buf_printf(b, " (%s)", v->reason);
+		buf_printf(b, "; agent answers \"%.*s\"\n",
+		    (int)(v->replylen > 0 ? v->replylen - 1 : 0), v->reply);
+		TAILQ_FOREACH(c, &pool->checks, entry) {
+			if (c->ops->type == CHECK_FPM_STATUS)
+				continue;
+			buf_printf(b, "  check %s (%s): %s in %.1f ms%s%s\n",
+			    c->name, c->ops->name,
+			    c->st.result == PR_OK ? "ok" : "FAILED",
+			    (double)c->st.latency_us / 1000,
+			    c->st.reason[0] != '\0' ? ": " : "",
+			    c->st.reason);
+		}
+		report_workers_text(b, pool);
+	}
+}
+
+/* The workers block of the JSON. */
+static void
+report_workers_json(struct buf *b, struct pool *pool)
+{
+	const struct pool_workers	*pw = &pool->workers;
+	const struct fpm_status		*s = &pw->status;
+	size_t				 i, j;
+
+	if (pool->status_path == NULL || !pw->have) {
+		buf_addstr(b, "null");
+		return;
+	}
+	buf_printf(b, "{\"max_children\": %u, \"max_children_source\": \"%s\", "
+	    "\"active\": %llu, \"idle\": %llu, \"total\": %llu, \"stuck\": %u, "
+	    "\"listen_queue\": %llu, \"max_children_reached\": %llu, "
+	    "\"slow_requests\": %llu, \"accepted_conn\": %llu, "
+	    "\"progress\": %s, \"processes\": [",
+	    pw->max_children, pw->max_children_from_config ? "config" :
+	    "total_processes",
+	    (unsigned long long)s->active, (unsigned long long)s->idle,
+	    (unsigned long long)s->total, pw->stuck,
+	    (unsigned long long)s->listen_queue,
+	    (unsigned long long)s->max_children_reached,
+	    (unsigned long long)s->slow_requests,
+	    (unsigned long long)s->accepted_conn,
+	    pw->progress < 0 ? "null" : pw->progress ? "true" : "false");
+	for (i = 0; i < s->nworkers; i++) {
+		const struct fpm_worker *w = &s->workers[i];
+
+		buf_printf(b, "%s{\"pid\": %d, \"state\": ", i ? ", " : "",
+		    (int)w->pid);
+		json_str(b, fpm_wstate_str(w->state));
+		buf_printf(b, ", \"requests\": %llu, \"request_duration_us\": "
+		    "%llu, \"request_method\": ",
+		    (unsigned long long)w->requests,
+		    (unsigned long long)w->request_duration_us);
+		json_str(b, w->method);
+		buf_addstr(b, ", \"request_uri\": ");
+		json_str(b, w->uri);
+		buf_printf(b, ", \"stuck\": %s", w->stuck ? "true" : "false");
+		if (w->stuck) {
+			buf_addstr(b, ", \"wait\": ");
+			if (!w->wait.known && !w->wait.denied)
+				buf_addstr(b, "null");
+			else if (w->wait.denied)
+				buf_addstr(b, "{\"error\": \"unknown "
+				    "(permission)\"}");
+			else {
+				buf_addstr(b, "{\"syscall\": ");
+				json_str(b, w->wait.syscall);
+				buf_addstr(b, ", \"wchan\": ");
+				json_str(b, w->wait.wchan);
+				buf_addstr(b, ", \"peers\": [");
+				for (j = 0; j < w->wait.npeers; j++) {
+					if (j > 0)
+						buf_addstr(b, ", ");
+					json_str(b, w->wait.peers[j]);
+				}
+				buf_addstr(b, "]}");
+			}
+		}
+		buf_addstr(b, "}");
+	}
+	buf_addstr(b, "]}");
+}
+
+/* The JSON report, as INTERFACE.md describes it (and a little more). */
+void
+report_json(struct buf *b, struct config *conf, struct pool **pools,
+    size_t n)
+{
+	struct check	*c;
+	size_t		 i, k;
+	uint32_t	 p50, p99, max;
+
+	buf_printf(b, "{\"status\": \"%s\", \"pools\": [",
+	    status_names[report_exit_code(conf, pools, n)]);
+	for (i = 0; i < n; i++) {
+		struct pool *pool = pools[i];
+		const struct verdict *v = &pool->verdict;
+
+		buf_addstr(b, i ? ", {\"name\": " : "{\"name\": ");
+		json_str(b, pool->name);
+		buf_printf(b, ", \"state\": \"%s\", \"weight\": %u, "
+		    "\"agent\": ", pool_state_str(v->state), v->weight);
+		json_strn(b, v->reply, v->replylen > 0 ? v->replylen - 1 : 0);
+		buf_addstr(b, ", \"reason\": ");
+		json_str(b, v->reason[0] != '\0' ? v->reason : NULL);
+		buf_printf(b, ", \"saturated\": %s, \"checks\": [",
+		    v->saturated ? "true" : "false");
+		k = 0;
+		TAILQ_FOREACH(c, &pool->checks, entry) {
+			if (c->ops->type == CHECK_FPM_STATUS)
+				continue;
+			latency_stats(&c->st, &p50, &p99, &max);
+			buf_addstr(b, k++ ? ", {\"name\": " : "{\"name\": ");
+			json_str(b, c->name);
+			buf_printf(b, ", \"type\": \"%s\", \"ok\": %s, "
+			    "\"healthy\": %s, \"result\": \"%s\", "
+			    "\"latency_us\": %llu, \"connect_us\": %llu, "
+			    "\"first_byte_us\": %llu, \"latency_p50_us\": %u, "
+			    "\"latency_p99_us\": %u, \"latency_max_us\": %u, "
+			    "\"probes\": %llu, \"failures\": %llu, "
+			    "\"error\": ", c->ops->name,
+			    c->st.have_result && c->st.result == PR_OK ?
+			    "true" : "false",
+			    c->st.healthy ? "true" : "false",
+			    c->st.have_result ?
+			    probe_result_str(c->st.result) : "pending",
+			    (unsigned long long)c->st.latency_us,
+			    (unsigned long long)c->st.connect_us,
+			    (unsigned long long)c->st.first_byte_us,
+			    p50, p99, max,
+			    (unsigned long long)c->st.probes,
+			    (unsigned long long)c->st.failures);
+			json_str(b, c->st.reason[0] != '\0' ? c->st.reason :
+			    NULL);
+			buf_addstr(b, "}");
+		}
+		buf_addstr(b, "], \"workers\": ");
+		report_workers_json(b, pool);
+		buf_addstr(b, "}");
+	}
+	buf_addstr(b, "]}\n");
+}

@@ -1,0 +1,265 @@
+/*
+ * Unit tests of the policy: agent answers, weights, stuck workers, and
+ * busy-is-not-broken.
+ */
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fpmprobe.h"
+#include "tap.h"
+
+#define SEC	1000000ULL
+
+static struct pool	 pool;
+static struct check	 app;
+
+/* A pool with one healthy fastcgi check and a status page. */
+static void
+setup(void)
+{
+	fpm_status_free(&pool.workers.status);
+	memset(&pool, 0, sizeof(pool));
+	memset(&app, 0, sizeof(app));
+	TAILQ_INIT(&pool.checks);
+	pool.name = "www";
+	pool.status_path = "/fpm-status";
+	pool.have_status_listen = 1;
+	pool.stuck_after_ms = 10000;
+	pool.interval_ms = 2000;
+	pool.timeout_ms = 1000;
+	app.name = "app";
+	app.ops = &check_fcgi_ops;
+	app.pool = &pool;
+	app.interval_ms = 2000;
+	app.timeout_ms = 1000;
+	app.st.healthy = 1;
+	app.st.have_result = 1;
+	app.st.done_us = 100 * SEC;
+	TAILQ_INSERT_TAIL(&pool.checks, &app, entry);
+}
+
+/* A sample of n workers; the first `running` run for `dur` seconds. */
+static void
+sample(unsigned int n, unsigned int running, unsigned int dur,
+    uint64_t requests, uint64_t queue, uint64_t now)
+{
+	struct fpm_status	 st;
+	unsigned int		 i;
+
+	memset(&st, 0, sizeof(st));
+	st.workers = calloc(n, sizeof(*st.workers));
+	st.nworkers = n;
+	st.total = n;
+	st.active = running;
+	st.idle = n - running;
+	st.listen_queue = queue;
+	for (i = 0; i < n; i++) {
+		st.workers[i].pid = (pid_t)(1000 + i);
+		st.workers[i].state = i < running ? FPM_W_RUNNING : FPM_W_IDLE;
+		st.workers[i].request_duration_us = i < running ?
+		    dur * SEC : 0;
+		st.workers[i].requests = requests;
+		strlcpy_safe(st.workers[i].uri, "/cart.php",
+		    sizeof(st.workers[i].uri));
+	}
+	policy_sample(&pool, &st, now);
+}
+
+static void
+test_replies(void)
+{
+	char	 out[AGENT_REPLY_MAX], longr[400];
+	size_t	 n;
+
+	n = agent_reply_format(out, sizeof(out), POOL_UP, 63, NULL, ADMIN_SET);
+	is_str(out, "ready up 63%\n", "up with ready");
+	is_int(n, strlen(out), "length returned");
+	agent_reply_format(out, sizeof(out), POOL_UP, 63, NULL, ADMIN_LEAVE);
+	is_str(out, "up 63%\n", "admin_state leave: no ready");
+	agent_reply_format(out, sizeof(out), POOL_UP, 0, NULL, ADMIN_SET);
+	is_str(out, "ready up 1%\n", "never below 1% while up");
+	agent_reply_format(out, sizeof(out), POOL_UP, 250, NULL, ADMIN_SET);
+	is_str(out, "ready up 100%\n", "never above 100%");
+	agent_reply_format(out, sizeof(out), POOL_DOWN, 0,
+	    "db: timeout after 500ms", ADMIN_SET);
+	is_str(out, "down #db: timeout after 500ms\n", "down with reason");
+	agent_reply_format(out, sizeof(out), POOL_DOWN, 0, "", ADMIN_SET);
+	is_str(out, "down #unknown\n", "down always has a reason");
+	agent_reply_format(out, sizeof(out), POOL_DOWN, 0, "a\nready up 100%",
+	    ADMIN_SET);
+	is_str(out, "down #a ready up 100%\n", "a reason cannot add lines");
+	agent_reply_format(out, sizeof(out), POOL_MAINT, 0, "deploy 4711",
+	    ADMIN_SET);
+	is_str(out, "maint #deploy 4711\n", "maint");
+	agent_reply_format(out, sizeof(out), POOL_DRAIN, 0, "db move",
+	    ADMIN_SET);
+	is_str(out, "drain #db move\n", "drain");
+	memset(longr, 'x', sizeof(longr) - 1);
+	longr[sizeof(longr) - 1] = '\0';
+	n = agent_reply_format(out, sizeof(out), POOL_DOWN, 0, longr,
+	    ADMIN_SET);
+	ok(n < 128 && out[n - 1] == '\n' && strchr(out, '\n') == out + n - 1,
+	    "a long reason is cut under 128 bytes, one line (%zu)", n);
+	ok(strlen(out) - strlen("down #\n") <= 119, "reason under 120 chars");
+}
+
+static void
+test_health(void)
+{
+	uint64_t	 now = 101 * SEC;
+
+	setup();
+	policy_update(&pool, now, 0);
+	is_str(pool.verdict.reply, "ready up 100%\n", "healthy, no sample");
+	app.st.healthy = 0;
+	strlcpy_safe(app.st.reason, "app: timeout after 1000ms in response",
+	    sizeof(app.st.reason));
+	policy_update(&pool, now, 0);
+	is_str(pool.verdict.reply,
+	    "down #app: timeout after 1000ms in response\n",
+	    "a failed check takes the pool down with its reason");
+	is_int(pool.verdict.state, POOL_DOWN, "state down");
+	is_int(pool.verdict.weight, 0, "weight 0 when down");
+
+	setup();
+	policy_update(&pool, 100 * SEC + 6 * SEC + 1, 0);
+	is_int(pool.verdict.state, POOL_DOWN, "a result older than three "
+	    "intervals is a failure");
+	ok(strstr(pool.verdict.reason, "stale") != NULL, "reason says stale");
+	policy_update(&pool, 100 * SEC + 5 * SEC, 0);
+	is_int(pool.verdict.state, POOL_UP, "fresh again within three "
+	    "intervals");
+	ok(pool.verdict.fresh_until_us == 106 * SEC,
+	    "the verdict knows when it goes stale");
+}
+
+static void
+test_workers(void)
+{
+	uint64_t	 now = 101 * SEC;
+
+	setup();
+	sample(4, 0, 0, 10, 0, now);
+	policy_update(&pool, now, 0);
+	is_str(pool.verdict.reply, "ready up 100%\n", "idle pool: 100%");
+
+	sample(4, 2, 12, 10, 0, now);
+	policy_update(&pool, now, 0);
+	is_int(pool.workers.stuck, 2, "2 workers stuck");
+	is_str(pool.verdict.reply, "ready up 50%\n", "2 of 4 stuck: 50%");
+	ok(strstr(pool.verdict.reason, "2/4 workers stuck >10s") != NULL,
+	    "the reason counts them (%s)", pool.verdict.reason);
+
+	sample(4, 2, 5, 10, 0, now);
+	policy_update(&pool, now, 0);
+	is_str(pool.verdict.reply, "ready up 100%\n",
+	    "running under stuck_after is not stuck");
+
+	sample(4, 4, 12, 10, 0, now);
+	pool.workers.status.workers[0].wait.known = 1;
+	strlcpy_safe(pool.workers.status.workers[0].wait.syscall, "poll",
+	    sizeof(pool.workers.status.workers[0].wait.syscall));
+	strlcpy_safe(pool.workers.status.workers[0].wait.peers[0],
+	    "127.0.0.1:5432", sizeof(pool.workers.status.workers[0].wait.peers[0]));
+	pool.workers.status.workers[0].wait.npeers = 1;
+	policy_update(&pool, now, 0);
+	is_int(pool.verdict.state, POOL_DOWN, "every worker stuck: down");
+	ok(strncmp(pool.verdict.reply, "down #4/4 workers stuck >10s", 28) == 0,
+	    "reason: %s", pool.verdict.reason);
+	ok(strstr(pool.verdict.reason, "127.0.0.1:5432") != NULL,
+	    "the reason names what they wait on");
+
+	pool.max_children = 8;
+	sample(4, 4, 12, 10, 0, now);
+	policy_update(&pool, now, 0);
+	is_str(pool.verdict.reply, "ready up 50%\n", "max_children from config"
+	    " (4 of 8 stuck)");
+	ok(pool.workers.max_children_from_config, "says where max came from");
+
+	pool.max_children = 0;
+	sample(4, 4, 1, 10, 60, now);
+	policy_update(&pool, now, 0);
+	ok(pool.verdict.state == POOL_UP && pool.verdict.weight >= 1 &&
+	    pool.verdict.weight < 10, "a long queue lowers the weight, never "
+	    "below 1%% (%u)", pool.verdict.weight);
+
+	sample(1, 0, 0, 10, 100000, now);
+	policy_update(&pool, now, 0);
+	is_str(pool.verdict.reply, "ready up 100%\n",
+	    "a queue with idle workers does not lower the weight");
+	sample(1, 1, 1, 10, 100000, now);
+	policy_update(&pool, now, 0);
+	is_str(pool.verdict.reply, "ready up 1%\n", "a huge queue: 1%");
+}
+
+static void
+test_saturation(void)
+{
+	uint64_t	 now = 101 * SEC;
+
+	setup();
+	ok(!policy_saturated(&pool, &app, PR_TIMEOUT, now),
+	    "no sample: a timeout is a failure");
+	sample(4, 4, 1, 10, 30, now);
+	ok(!policy_saturated(&pool, &app, PR_TIMEOUT, now),
+	    "one sample: progress unknown");
+	sample(4, 4, 1, 20, 30, now + SEC);
+	is_int(pool.workers.progress, 1, "request counters moved: progress");
+	ok(policy_saturated(&pool, &app, PR_TIMEOUT, now + SEC),
+	    "timeout while making progress: saturated");
+	ok(!policy_saturated(&pool, &app, PR_STATUS, now + SEC),
+	    "a wrong status is never saturation");
+	sample(4, 4, 1, 20, 30, now + 2 * SEC);
+	is_int(pool.workers.progress, 0, "no counter moved: no progress");
+	ok(!policy_saturated(&pool, &app, PR_TIMEOUT, now + 2 * SEC),
+	    "timeout without progress: a failure");
+	pool.have_status_listen = 0;
+	sample(4, 4, 1, 21, 30, now + 3 * SEC);
+	is_int(pool.workers.progress, 0, "our own status request is not "
+	    "progress");
+
+	app.st.saturated = 1;
+	app.st.result = PR_TIMEOUT;
+	strlcpy_safe(app.st.reason, "app: timeout after 1000ms in response",
+	    sizeof(app.st.reason));
+	policy_update(&pool, now + 3 * SEC, 0);
+	ok(pool.verdict.state == POOL_UP && pool.verdict.saturated,
+	    "saturated stays up");
+	ok(strncmp(pool.verdict.reason, "saturated: ", 11) == 0,
+	    "and says so in the report (%s)", pool.verdict.reason);
+}
+
+static void
+test_marks(void)
+{
+	setup();
+	pool.mark = MARK_MAINT;
+	pool.mark_reason = "deploy 4711";
+	policy_update(&pool, 101 * SEC, 0);
+	is_str(pool.verdict.reply, "maint #deploy 4711\n", "operator maint");
+	pool.admin_state = ADMIN_LEAVE;
+	policy_update(&pool, 101 * SEC, 0);
+	is_str(pool.verdict.reply, "up 100%\n",
+	    "admin_state leave: marks are reported, not sent");
+	is_int(pool.verdict.state, POOL_MAINT, "but reported");
+	pool.admin_state = ADMIN_SET;
+	pool.mark = MARK_DRAIN;
+	pool.mark_reason = NULL;
+	policy_update(&pool, 101 * SEC, 0);
+	is_str(pool.verdict.reply, "drain #drain\n", "drain without reason");
+}
+
+int
+main(void)
+{
+	test_replies();
+	test_health();
+	test_workers();
+	test_saturation();
+	test_marks();
+	fpm_status_free(&pool.workers.status);
+	return tap_done();
+}
