@@ -1,0 +1,814 @@
+/*
+ * MariaDB and MySQL checks: connect, authenticate and run the check's
+ * query with mariadb-connector-c's non-blocking API, every wait bounded
+ * by the probe's deadline, then, now and then, read the server's
+ * connection limit and use for the capacity audit.
+ *
+ * mysql_real_connect_start() resolves a host name synchronously, before
+ * the event loop can bound it: give the server as an IP address or a
+ * socket to keep name resolution out of the probe.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "fpmprobe.h"
+
+#define MY_PASSWORD_MAX		1024
+#define MY_QUOTE_MAX		32	/* of a value quoted in a reason */
+#define MY_MESSAGE_MAX		96	/* of a server message in a reason */
+#define MY_AUDIT_EVERY		10	/* probes, at least, between audits */
+#define MY_AUDIT_INTERVAL_US	(60ULL * 1000000)	/* and a minute */
+#define MY_AUDIT_MAX_SQL	"SELECT @@max_connections"
+#define MY_AUDIT_USE_SQL	"SHOW GLOBAL STATUS LIKE 'Threads_connected'"
+
+/* What a check keeps between probes. */
+struct my_keep {
+	MYSQL		*mysql;		/* idle between probes, or NULL */
+	unsigned int	 since_audit;	/* successful probes since the audit */
+	uint64_t	 audit_us;	/* when the audit last ran */
+	int		 audited;
+};
+
+/* The statement a probe runs. */
+enum my_step {
+	MYS_QUERY = 0,			/* the check's query */
+	MYS_AUDIT_MAX,			/* @@max_connections */
+	MYS_AUDIT_USE			/* Threads_connected */
+};
+
+/* The library call under way, resumed by its _cont(). */
+enum my_call {
+	MYC_CONNECT = 0,
+	MYC_QUERY,
+	MYC_STORE
+};
+
+/* Per-probe state. */
+struct my_probe {
+	struct my_keep	*keep;
+	enum my_step	 step;
+	enum my_call	 call;
+	int		 want;		/* MYSQL_WAIT_* the call waits for */
+	int		 lib_timeout;	/* the timer is the library's own */
+	int		 reused;	/* runs on the kept connection */
+	int		 keep_ok;	/* the connection is idle: keep it */
+	int		 busy;		/* a command is under way */
+	char		*password;	/* read from password_file */
+	uint64_t	 query_start;
+	MYSQL		*ret;		/* mysql_real_connect()'s result */
+	int		 err;		/* mysql_real_query()'s result */
+	MYSQL_RES	*res;
+	int64_t		 max_connections;	/* the audit's numbers */
+	int64_t		 connections;
+};
+
+static void	my_start(struct probe *);
+static void	my_abort(struct probe *);
+static void	my_free(struct check *);
+static void	my_connect(struct probe *);
+static void	my_query(struct probe *, enum my_step);
+static void	my_continue(struct probe *, int);
+static void	my_wait(struct probe *, int);
+static void	my_io(int, short, void *);
+static void	my_connected(struct probe *);
+static void	my_connect_failed(struct probe *);
+static void	my_queried(struct probe *);
+static void	my_stored(struct probe *);
+static void	my_query_done(struct probe *);
+static void	my_query_failed(struct probe *);
+static void	my_audit_done(struct probe *);
+static void	my_timeout(struct probe *);
+static void	my_ok(struct probe *, int);
+static void	my_fail(struct probe *, enum probe_result, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static void	my_close_conn(struct probe *, int);
+static int	my_audit_due(const struct my_keep *, uint64_t);
+static int64_t	my_number(const char *, unsigned long);
+static int	my_os_error(const char *);
+static void	my_target(const struct check *, char *, size_t);
+static void	my_quote(char *, size_t, const char *, size_t);
+static void	scrub_secret(char *, const char *);
+static int	password_read(const char *, char **, char *, size_t);
+
+const struct check_ops check_mysql_ops = {
+	.name = "mysql",
+	.type = CHECK_MYSQL,
+	.start = my_start,
+	.abort = my_abort,
+	.free = my_free,
+};
+
+/* Begin a probe: on the kept connection when there is one, else connect. */
+static void
+my_start(struct probe *p)
+{
+	struct check	*c = p->check;
+	struct my_keep	*keep = c->conn;
+	struct my_probe	*ps;
+
+	if (keep == NULL) {
+		keep = xcalloc(1, sizeof(*keep));
+		c->conn = keep;
+		c->db_max_connections = -1;
+		c->db_connections = -1;
+	}
+	ps = xcalloc(1, sizeof(*ps));
+	ps->keep = keep;
+	ps->max_connections = -1;
+	ps->connections = -1;
+	p->ctx = ps;
+
+	if (keep->mysql != NULL && !c->reconnect_always) {
+		ps->reused = 1;
+		my_query(p, MYS_QUERY);
+		return;
+	}
+	if (keep->mysql != NULL)
+		my_close_conn(p, 1);
+	my_connect(p);
+}
+
+/*
+ * Start a connection.  The password file is read now, so that a new
+ * password is used without a reload; the library reads the password
+ * while it connects, so it lives as long as the probe.
+ */
+static void
+my_connect(struct probe *p)
+{
+	struct check	*c = p->check;
+	struct my_probe	*ps = p->ctx;
+	const char	*password = c->password;
+	char		 err[128];
+	unsigned int	 off = 0, protocol;
+	my_bool		 on = 1, verify;
+	MYSQL		*mysql;
+
+	ps->call = MYC_CONNECT;
+	p->phase = PH_CONNECT;
+	if (c->password_file != NULL) {
+		if (password_read(c->password_file, &ps->password, err,
+		    sizeof(err)) == -1) {
+			my_fail(p, PR_DB_ERROR, "password_file %s: %s",
+			    c->password_file, err);
+			return;
+		}
+		password = ps->password;
+	}
+	if ((mysql = mysql_init(NULL)) == NULL)
+		fatalx("mysql_init: out of memory");
+	ps->keep->mysql = mysql;
+	ps->busy = 1;
+	if (mysql_options(mysql, MYSQL_OPT_NONBLOCK, 0) != 0)
+		fatalx("mysql_options: out of memory");
+	/* A server must not be able to make us send it a local file. */
+	mysql_options(mysql, MYSQL_OPT_LOCAL_INFILE, &off);
+	/* "localhost" would otherwise mean the default socket. */
+	protocol = c->socket != NULL ? MYSQL_PROTOCOL_SOCKET :
+	    MYSQL_PROTOCOL_TCP;
+	mysql_options(mysql, MYSQL_OPT_PROTOCOL, &protocol);
+	if (c->tls > 0) {
+		verify = c->tls == 2;
+		mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &on);
+		mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+		if (c->tls_ca != NULL)
+			mysql_options(mysql, MYSQL_OPT_SSL_CA, c->tls_ca);
+	}
+	my_continue(p, mysql_real_connect_start(&ps->ret, mysql,
+	    c->socket != NULL ? NULL : c->host, c->user, password,
+	    c->database, c->socket != NULL ? 0 : c->port, c->socket, 0));
+}
+
+/* Run one statement: the check's query or a step of the audit. */
+static void
+my_query(struct probe *p, enum my_step step)
+{
+	struct my_probe	*ps = p->ctx;
+	const char	*sql;
+
+	ps->step = step;
+	ps->call = MYC_QUERY;
+	ps->busy = 1;
+	p->phase = PH_QUERY;
+	switch (step) {
+	case MYS_QUERY:
+		sql = p->check->query;
+		ps->query_start = now_us();
+		break;
+	case MYS_AUDIT_MAX:
+		sql = MY_AUDIT_MAX_SQL;
+		break;
+	default:
+		sql = MY_AUDIT_USE_SQL;
+		break;
+	}
+	my_continue(p, mysql_real_query_start(&ps->err, ps->keep->mysql, sql,
+	    strlen(sql)));
+}
+
+/* A library call returned: wait for what it wants, or take its result. */
+static void
+my_continue(struct probe *p, int status)
+{
+	struct my_probe	*ps = p->ctx;
+
+	if (status != 0) {
+		my_wait(p, status);
+		return;
+	}
+	switch (ps->call) {
+	case MYC_CONNECT:
+		my_connected(p);
+		break;
+	case MYC_QUERY:
+		my_queried(p);
+		break;
+	case MYC_STORE:
+		my_stored(p);
+		break;
+	}
+}
+
+/*
+ * Wait for what the library asked, never past the deadline.  Its own
+ * timeout, when it asks for one, counts only when it comes sooner.
+ */
+static void
+my_wait(struct probe *p, int status)
+{
+	struct my_probe	*ps = p->ctx;
+	MYSQL		*mysql = ps->keep->mysql;
+	struct timeval	 tv;
+	uint64_t	 now = now_us(), left, lib;
+	short		 what = 0;
+	int		 fd = -1;
+
+	left = now >= p->deadline_us ? 0 : p->deadline_us - now;
+	ps->want = status;
+	ps->lib_timeout = 0;
+	if (status & MYSQL_WAIT_TIMEOUT) {
+		lib = (uint64_t)mysql_get_timeout_value_ms(mysql) * 1000;
+		if (lib < left) {
+			left = lib;
+			ps->lib_timeout = 1;
+		}
+	}
+	if (status & (MYSQL_WAIT_READ | MYSQL_WAIT_EXCEPT))
+		what |= EV_READ;
+	if (status & MYSQL_WAIT_WRITE)
+		what |= EV_WRITE;
+	/* Connected, the client waits for the server's greeting. */
+	if (ps->call == MYC_CONNECT && (status & MYSQL_WAIT_READ))
+		p->phase = PH_AUTH;
+	if (what != 0)
+		fd = (int)mysql_get_socket(mysql);
+	if (p->ev != NULL)
+		event_free(p->ev);
+	if ((p->ev = event_new(p->base, fd, what, my_io, p)) == NULL)
+		fatalx("event_new");
+	tv.tv_sec = (time_t)(left / 1000000);
+	tv.tv_usec = (suseconds_t)(left % 1000000);
+	/* The loop's cached time may be late: the timer counts from now. */
+	event_base_update_cache_time(p->base);
+	if (event_add(p->ev, &tv) == -1)
+		fatalx("event_add");
+}
+
+/* The socket is ready or a timer fired: resume the library call. */
+static void
+my_io(int fd, short ev, void *arg)
+{
+	struct probe	*p = arg;
+	struct my_probe	*ps = p->ctx;
+	MYSQL		*mysql = ps->keep->mysql;
+	int		 ready = 0, status = 0;
+
+	if (ev & EV_TIMEOUT) {
+		if (!ps->lib_timeout || probe_expired(p)) {
+			my_timeout(p);
+			return;
+		}
+		ready |= MYSQL_WAIT_TIMEOUT;
+	}
+	if (ev & EV_READ)
+		ready |= (ps->want & MYSQL_WAIT_READ) ? MYSQL_WAIT_READ :
+		    MYSQL_WAIT_EXCEPT;
+	if (ev & EV_WRITE)
+		ready |= MYSQL_WAIT_WRITE;
+	switch (ps->call) {
+	case MYC_CONNECT:
+		status = mysql_real_connect_cont(&ps->ret, mysql, ready);
+		break;
+	case MYC_QUERY:
+		status = mysql_real_query_cont(&ps->err, mysql, ready);
+		break;
+	case MYC_STORE:
+		status = mysql_store_result_cont(&ps->res, mysql, ready);
+		break;
+	}
+	my_continue(p, status);
+}
+
+/* The connection is made, or it failed. */
+static void
+my_connected(struct probe *p)
+{
+	struct my_probe	*ps = p->ctx;
+
+	if (ps->ret == NULL) {
+		my_connect_failed(p);
+		return;
+	}
+	p->connect_us = now_us() - p->start_us;
+	ps->busy = 0;
+	if (ps->password != NULL) {
+		explicit_bzero(ps->password, strlen(ps->password));
+		free(ps->password);
+		ps->password = NULL;
+	}
+	/* Without verification, the library falls back to plain text. */
+	if (p->check->tls > 0 &&
+	    mysql_get_ssl_cipher(ps->keep->mysql) == NULL) {
+		my_fail(p, PR_TLS, "(the server does not offer TLS)");
+		return;
+	}
+	my_query(p, MYS_QUERY);
+}
+
+/* Tell why a connection failed, from the error number. */
+static void
+my_connect_failed(struct probe *p)
+{
+	struct my_probe	*ps = p->ctx;
+	MYSQL		*mysql = ps->keep->mysql;
+	unsigned int	 n = mysql_errno(mysql);
+	char		 msg[MY_MESSAGE_MAX], target[128];
+	int		 os;
+
+	sanitize_text(msg, sizeof(msg), mysql_error(mysql),
+	    strlen(mysql_error(mysql)));
+	switch (n) {
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+		/* Refused, or no socket file: nothing listens there. */
+		os = my_os_error(msg);
+		if (os == ECONNREFUSED || os == ENOENT || os == -1) {
+			my_target(p->check, target, sizeof(target));
+			my_fail(p, PR_CONNECT_REFUSED, "(%s)", target);
+		} else
+			my_fail(p, PR_CONNECT_ERROR, "(errno %u: %s)", n, msg);
+		return;
+	case ER_ACCESS_DENIED_ERROR:
+		my_fail(p, PR_DB_AUTH, "errno %u: %s", n, msg);
+		return;
+	case ER_BAD_DB_ERROR:
+	case ER_DBACCESS_DENIED_ERROR:
+		/* A user without rights on a database cannot tell it exists. */
+		my_fail(p, PR_DB_UNKNOWN_DB, "errno %u: %s", n, msg);
+		return;
+	case ER_CON_COUNT_ERROR:
+	case ER_TOO_MANY_USER_CONNECTIONS:
+	case ER_USER_LIMIT_REACHED:
+		my_fail(p, PR_DB_TOO_MANY, "errno %u: %s", n, msg);
+		return;
+	case CR_UNKNOWN_HOST:
+		my_fail(p, PR_DNS, "(errno %u: %s)", n, msg);
+		return;
+	case CR_SSL_CONNECTION_ERROR:
+		my_fail(p, PR_TLS, "(errno %u: %s)", n, msg);
+		return;
+	}
+	if (n >= CR_MIN_ERROR)
+		my_fail(p, PR_CONNECT_ERROR, "(errno %u: %s)", n, msg);
+	else
+		my_fail(p, PR_DB_ERROR, "errno %u: %s", n, msg);
+}
+
+/* The statement was sent and answered: fetch its rows. */
+static void
+my_queried(struct probe *p)
+{
+	struct my_probe	*ps = p->ctx;
+
+	if (ps->err != 0) {
+		/* The server's own errors end the command. */
+		ps->busy = mysql_errno(ps->keep->mysql) >= CR_MIN_ERROR;
+		my_query_failed(p);
+		return;
+	}
+	ps->call = MYC_STORE;
+	my_continue(p, mysql_store_result_start(&ps->res, ps->keep->mysql));
+}
+
+/* The rows are in. */
+static void
+my_stored(struct probe *p)
+{
+	struct my_probe	*ps = p->ctx;
+	MYSQL		*mysql = ps->keep->mysql;
+	MYSQL_ROW	 row;
+	unsigned long	*len;
+
+	if (ps->res == NULL && mysql_errno(mysql) != 0) {
+		ps->busy = mysql_errno(mysql) >= CR_MIN_ERROR;
+		my_query_failed(p);
+		return;
+	}
+	/* A procedure's further results would be read by the next query. */
+	ps->busy = mysql_more_results(mysql);
+	switch (ps->step) {
+	case MYS_QUERY:
+		my_query_done(p);
+		return;
+	case MYS_AUDIT_MAX:
+		if (ps->res != NULL && mysql_num_fields(ps->res) >= 1 &&
+		    (row = mysql_fetch_row(ps->res)) != NULL &&
+		    (len = mysql_fetch_lengths(ps->res)) != NULL)
+			ps->max_connections = my_number(row[0], len[0]);
+		break;
+	case MYS_AUDIT_USE:
+		/* Variable_name, Value */
+		if (ps->res != NULL && mysql_num_fields(ps->res) >= 2 &&
+		    (row = mysql_fetch_row(ps->res)) != NULL &&
+		    (len = mysql_fetch_lengths(ps->res)) != NULL)
+			ps->connections = my_number(row[1], len[1]);
+		break;
+	}
+	if (ps->res != NULL) {
+		mysql_free_result(ps->res);
+		ps->res = NULL;
+	}
+	if (ps->step == MYS_AUDIT_MAX)
+		my_query(p, MYS_AUDIT_USE);
+	else
+		my_audit_done(p);
+}
+
+/* The check's query answered: judge it, then maybe audit. */
+static void
+my_query_done(struct probe *p)
+{
+	struct check	*c = p->check;
+	struct my_probe	*ps = p->ctx;
+	MYSQL		*mysql = ps->keep->mysql;
+	MYSQL_ROW	 row = NULL;
+	unsigned long	*len = NULL;
+	uint64_t	 now = now_us();
+	my_ulonglong	 rows;
+	char		 got[MY_QUOTE_MAX + 4], want[MY_QUOTE_MAX + 4];
+
+	c->db_query_us = now - ps->query_start;
+	if (ps->res != NULL) {
+		rows = mysql_num_rows(ps->res);
+		if (mysql_num_fields(ps->res) > 0 &&
+		    (row = mysql_fetch_row(ps->res)) != NULL)
+			len = mysql_fetch_lengths(ps->res);
+	} else
+		rows = mysql_affected_rows(mysql);	/* INSERT, UPDATE... */
+	if (rows == (my_ulonglong)-1)
+		rows = 0;
+	if (c->expect_rows >= 0 && rows != (my_ulonglong)c->expect_rows) {
+		my_fail(p, PR_DB_EXPECT, "(got %llu rows, want %ld)",
+		    (unsigned long long)rows, c->expect_rows);
+		return;
+	}
+	if (c->expect != NULL && (row == NULL || len == NULL ||
+	    row[0] == NULL || len[0] != strlen(c->expect) ||
+	    memcmp(row[0], c->expect, len[0]) != 0)) {
+		my_quote(want, sizeof(want), c->expect, strlen(c->expect));
+		if (row == NULL || len == NULL)
+			my_fail(p, PR_DB_EXPECT, "(no value, want \"%s\")",
+			    want);
+		else if (row[0] == NULL)
+			my_fail(p, PR_DB_EXPECT, "(got NULL, want \"%s\")",
+			    want);
+		else {
+			my_quote(got, sizeof(got), row[0], len[0]);
+			my_fail(p, PR_DB_EXPECT, "(got \"%s\", want \"%s\")",
+			    got, want);
+		}
+		return;
+	}
+	if (ps->res != NULL) {
+		mysql_free_result(ps->res);
+		ps->res = NULL;
+	}
+	if (ps->busy) {
+		my_ok(p, 0);
+		return;
+	}
+	ps->keep->since_audit++;
+	if (!my_audit_due(ps->keep, now)) {
+		my_ok(p, 1);
+		return;
+	}
+	ps->keep->audited = 1;
+	ps->keep->since_audit = 0;
+	ps->keep->audit_us = now;
+	my_query(p, MYS_AUDIT_MAX);
+}
+
+/*
+ * Is the capacity audit due?  The first successful probe runs it, then
+ * at most every MY_AUDIT_EVERY probes and at most once a minute.
+ */
+static int
+my_audit_due(const struct my_keep *keep, uint64_t now)
+{
+	if (!keep->audited)
+		return 1;
+	return keep->since_audit >= MY_AUDIT_EVERY &&
+	    now - keep->audit_us >= MY_AUDIT_INTERVAL_US;
+}
+
+/* The audit is over; what it could not read stays unknown. */
+static void
+my_audit_done(struct probe *p)
+{
+	struct my_probe	*ps = p->ctx;
+	int		 known;
+
+	known = ps->max_connections >= 0 && ps->connections >= 0;
+	p->check->db_max_connections = known ? ps->max_connections : -1;
+	p->check->db_connections = known ? ps->connections : -1;
+	my_ok(p, 1);
+}
+
+/*
+ * A statement failed.  A kept connection may have been closed by the
+ * server since the last probe (a restart, wait_timeout): connect again
+ * once, within the same deadline.  An audit never fails a probe.
+ */
+static void
+my_query_failed(struct probe *p)
+{
+	struct my_probe	*ps = p->ctx;
+	MYSQL		*mysql = ps->keep->mysql;
+	unsigned int	 n = mysql_errno(mysql);
+	char		 msg[MY_MESSAGE_MAX];
+
+	if (ps->step != MYS_QUERY) {
+		p->check->db_max_connections = -1;
+		p->check->db_connections = -1;
+		my_ok(p, n < CR_MIN_ERROR);
+		return;
+	}
+	p->check->db_query_us = now_us() - ps->query_start;
+	if (ps->reused && (n == CR_SERVER_GONE_ERROR || n == CR_SERVER_LOST)) {
+		my_close_conn(p, 0);
+		ps->reused = 0;
+		my_connect(p);
+		return;
+	}
+	sanitize_text(msg, sizeof(msg), mysql_error(mysql),
+	    strlen(mysql_error(mysql)));
+	if (n < CR_MIN_ERROR)
+		my_fail(p, PR_DB_QUERY, "errno %u: %s", n, msg);
+	else if (n == CR_SERVER_GONE_ERROR || n == CR_SERVER_LOST)
+		my_fail(p, PR_CLOSED, "(errno %u: %s)", n, msg);
+	else
+		my_fail(p, PR_DB_ERROR, "errno %u: %s", n, msg);
+}
+
+/* The deadline passed: the connection is closed without a goodbye. */
+static void
+my_timeout(struct probe *p)
+{
+	struct my_probe	*ps = p->ctx;
+
+	if (ps->call != MYC_CONNECT && ps->step != MYS_QUERY) {
+		/* The query passed; only the audit ran out of time. */
+		p->check->db_max_connections = -1;
+		p->check->db_connections = -1;
+		my_ok(p, 0);
+		return;
+	}
+	probe_done(p, PR_TIMEOUT);
+}
+
+/* A success; keep says whether the connection is idle and reusable. */
+static void
+my_ok(struct probe *p, int keep)
+{
+	struct my_probe	*ps = p->ctx;
+
+	ps->keep_ok = keep;
+	probe_done(p, PR_OK);
+}
+
+/*
+ * End the probe with a failure.  Whatever the text, the password never
+ * reaches a reason.
+ */
+static void
+my_fail(struct probe *p, enum probe_result r, const char *fmt, ...)
+{
+	struct my_probe	*ps = p->ctx;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->detail, sizeof(p->detail), fmt, ap);
+	va_end(ap);
+	scrub_secret(p->detail, ps->password);
+	scrub_secret(p->detail, p->check->password);
+	probe_done(p, r);
+}
+
+/*
+ * Close the connection.  An idle one says goodbye (COM_QUIT), so that
+ * the server does not count an aborted connection; one in the middle of
+ * an exchange is shut down first, so that mysql_close() cannot block
+ * writing to a server that does not read.
+ */
+static void
+my_close_conn(struct probe *p, int idle)
+{
+	struct my_probe	*ps = p->ctx;
+	MYSQL		*mysql = ps->keep->mysql;
+	int		 fd;
+
+	if (p->ev != NULL) {
+		event_free(p->ev);
+		p->ev = NULL;
+	}
+	if (ps->res != NULL) {
+		mysql_free_result(ps->res);
+		ps->res = NULL;
+	}
+	if (mysql == NULL)
+		return;
+	if (!idle && (fd = (int)mysql_get_socket(mysql)) != -1)
+		shutdown(fd, SHUT_RDWR);
+	mysql_close(mysql);
+	ps->keep->mysql = NULL;
+}
+
+/*
+ * Release the probe's state.  The connection is kept only when it is
+ * idle after a success, and the check keeps connections.
+ */
+static void
+my_abort(struct probe *p)
+{
+	struct my_probe	*ps = p->ctx;
+
+	if (ps == NULL)
+		return;
+	if (!ps->keep_ok || p->check->reconnect_always)
+		my_close_conn(p, !ps->busy);
+	else if (p->ev != NULL) {
+		event_free(p->ev);
+		p->ev = NULL;
+	}
+	if (ps->res != NULL)
+		mysql_free_result(ps->res);
+	if (ps->password != NULL) {
+		explicit_bzero(ps->password, strlen(ps->password));
+		free(ps->password);
+	}
+	free(ps);
+	p->ctx = NULL;
+}
+
+/* Release the kept connection, idle between probes. */
+static void
+my_free(struct check *c)
+{
+	struct my_keep	*keep = c->conn;
+
+	if (keep == NULL)
+		return;
+	if (keep->mysql != NULL)
+		mysql_close(keep->mysql);
+	free(keep);
+	c->conn = NULL;
+}
+
+/* A non-negative number from a row, or -1. */
+static int64_t
+my_number(const char *v, unsigned long len)
+{
+	char		 buf[32], *end;
+	long long	 n;
+
+	if (v == NULL || len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	n = strtoll(buf, &end, 10);
+	return *end != '\0' || n < 0 ? -1 : n;
+}
+
+/*
+ * The system error a connection message ends with, "... (111)", or -1
+ * when it names none.
+ */
+static int
+my_os_error(const char *msg)
+{
+	const char	*s = strrchr(msg, '(');
+	char		*end;
+	long		 n;
+
+	if (s == NULL)
+		return -1;
+	n = strtol(s + 1, &end, 10);
+	if (end == s + 1 || *end != ')' || n < 0 || n > 4095)
+		return -1;
+	return (int)n;
+}
+
+/* Where the check connects, as a reason names it. */
+static void
+my_target(const struct check *c, char *out, size_t outlen)
+{
+	if (c->socket != NULL)
+		snprintf(out, outlen, "unix:%s", c->socket);
+	else
+		snprintf(out, outlen, "%s:%u", c->host, c->port);
+}
+
+/* A value as a reason quotes it: printable, short, cut visibly. */
+static void
+my_quote(char *out, size_t outlen, const char *v, size_t len)
+{
+	size_t	 room = outlen - 3;		/* for "..." */
+
+	sanitize_text(out, room, v, len);
+	if (len >= room)
+		strlcpy_safe(out + strlen(out), "...", outlen - strlen(out));
+}
+
+/* Blank out every occurrence of a secret in a text. */
+static void
+scrub_secret(char *text, const char *secret)
+{
+	size_t	 len;
+	char	*s;
+
+	if (secret == NULL || (len = strlen(secret)) == 0)
+		return;
+	while ((s = strstr(text, secret)) != NULL)
+		memset(s, '*', len);
+}
+
+/*
+ * Read a password file: its content less one trailing newline.  The
+ * caller wipes and frees *out.
+ */
+static int
+password_read(const char *path, char **out, char *err, size_t errlen)
+{
+	char	 buf[MY_PASSWORD_MAX + 2];
+	size_t	 len = 0;
+	ssize_t	 n;
+	int	 fd, saved;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	while (len < sizeof(buf) - 1) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			saved = errno;
+			close(fd);
+			explicit_bzero(buf, sizeof(buf));
+			snprintf(err, errlen, "%s", strerror(saved));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len > MY_PASSWORD_MAX) {
+		explicit_bzero(buf, sizeof(buf));
+		snprintf(err, errlen, "longer than %d bytes", MY_PASSWORD_MAX);
+		return -1;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	*out = xstrndup(buf, len);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}

@@ -1,0 +1,788 @@
+/*
+ * PostgreSQL checks: connect, authenticate and run the check's query with
+ * libpq's non-blocking API, every wait bounded by the probe's deadline,
+ * then, now and then, read the server's connection limit and use for the
+ * capacity audit.
+ *
+ * PQconnectStartParams() resolves a host name synchronously, before the
+ * event loop can bound it: give the server as an IP address (host=
+ * 127.0.0.1, or hostaddr= next to host=) to keep name resolution out of
+ * the probe.  SCRAM's key derivation also runs inside PQconnectPoll()
+ * (a few milliseconds of CPU per connection), one more reason to keep
+ * the connection between probes, as checks do unless told otherwise.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "fpmprobe.h"
+
+#define PG_PASSWORD_MAX		1024
+#define PG_QUOTE_MAX		32	/* of a value quoted in a reason */
+#define PG_MESSAGE_MAX		96	/* of a server message in a reason */
+#define PG_AUDIT_EVERY		10	/* probes, at least, between audits */
+#define PG_AUDIT_INTERVAL_US	(60ULL * 1000000)	/* and a minute */
+
+/*
+ * The audit reads both numbers in one statement.  Only client backends
+ * take max_connections slots; the server's own processes (checkpointer,
+ * walwriter...) are left out of the count.
+ */
+#define PG_AUDIT_SQL \
+	"SELECT current_setting('max_connections'), count(*) " \
+	"FROM pg_stat_activity WHERE backend_type = 'client backend'"
+
+/* What a check keeps between probes. */
+struct pg_keep {
+	PGconn		*conn;		/* idle between probes, or NULL */
+	unsigned int	 since_audit;	/* successful probes since the audit */
+	uint64_t	 audit_us;	/* when the audit last ran */
+	int		 audited;
+};
+
+enum pg_state {
+	PGS_CONNECT = 0,
+	PGS_QUERY,			/* the check's query */
+	PGS_AUDIT			/* the capacity audit */
+};
+
+/* What the query's results said. */
+struct pg_answer {
+	int		 answered;	/* a result other than an error */
+	int		 error;
+	char		 errmsg[PG_MESSAGE_MAX];	/* of the first error */
+	int		 have_rows;	/* a result counted rows */
+	long		 rows;
+	int		 have_first;	/* first column of the first row */
+	int		 first_null;
+	int		 first_match;
+	char		 first[PG_QUOTE_MAX + 4];
+	int		 copy;		/* the query started a COPY */
+};
+
+/* Per-probe state. */
+struct pg_probe {
+	struct pg_keep	*keep;
+	enum pg_state	 state;
+	int		 reused;	/* runs on the kept connection */
+	int		 keep_ok;	/* the connection is idle: keep it */
+	uint64_t	 query_start;
+
+	struct pg_answer ans;
+
+	/* The audit's numbers. */
+	int64_t		 max_connections;
+	int64_t		 connections;
+};
+
+static void	pg_start(struct probe *);
+static void	pg_abort(struct probe *);
+static void	pg_free(struct check *);
+static void	pg_connect_begin(struct probe *);
+static void	pg_connect_poll(int, short, void *);
+static void	pg_connect_failed(struct probe *);
+static void	pg_send(struct probe *, const char *);
+static void	pg_flush(int, short, void *);
+static void	pg_read(int, short, void *);
+static void	pg_result(struct probe *, PGresult *);
+static void	pg_query_done(struct probe *);
+static void	pg_audit_done(struct probe *);
+static void	pg_lost(struct probe *, const char *);
+static void	pg_timeout(struct probe *);
+static void	pg_ok(struct probe *);
+static void	pg_fail(struct probe *, enum probe_result, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static void	pg_close_conn(struct probe *);
+static enum probe_phase pg_phase(PGconn *);
+static int	pg_audit_due(const struct pg_keep *, uint64_t);
+static void	pg_notice(void *, const char *);
+static void	pg_quote(char *, size_t, const char *, size_t);
+static const char *pg_sqlstate_find(const char *, char *);
+static void	pg_first_line(char *, size_t, const char *);
+static void	scrub_secret(char *, const char *);
+static int	password_read(const char *, char **, char *, size_t);
+
+const struct check_ops check_pgsql_ops = {
+	.name = "pgsql",
+	.type = CHECK_PGSQL,
+	.start = pg_start,
+	.abort = pg_abort,
+	.free = pg_free,
+};
+
+/* Begin a probe: on the kept connection when there is one, else connect. */
+static void
+pg_start(struct probe *p)
+{
+	struct check	*c = p->check;
+	struct pg_keep	*keep = c->conn;
+	struct pg_probe	*ps;
+
+	if (keep == NULL) {
+		keep = xcalloc(1, sizeof(*keep));
+		c->conn = keep;
+		c->db_max_connections = -1;
+		c->db_connections = -1;
+	}
+	ps = xcalloc(1, sizeof(*ps));
+	ps->keep = keep;
+	ps->max_connections = -1;
+	ps->connections = -1;
+	p->ctx = ps;
+
+	if (keep->conn != NULL && !c->reconnect_always &&
+	    PQstatus(keep->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(keep->conn) == PQTRANS_IDLE) {
+		ps->reused = 1;
+		pg_send(p, c->query);
+		return;
+	}
+	if (keep->conn != NULL)
+		pg_close_conn(p);
+	pg_connect_begin(p);
+}
+
+/*
+ * Start a connection.  The password file is read now, so that a new
+ * password is used without a reload; libpq keeps its own copy.
+ */
+static void
+pg_connect_begin(struct probe *p)
+{
+	struct check		*c = p->check;
+	struct pg_probe		*ps = p->ctx;
+	const char		*keys[4], *values[4];
+	char			*password = NULL, err[128];
+	size_t			 n = 0;
+	PGconn			*conn;
+
+	ps->state = PGS_CONNECT;
+	p->phase = PH_CONNECT;
+	if (c->password_file != NULL &&
+	    password_read(c->password_file, &password, err,
+	    sizeof(err)) == -1) {
+		pg_fail(p, PR_DB_ERROR, "password_file %s: %s",
+		    c->password_file, err);
+		return;
+	}
+	/* Later entries override what the conninfo says. */
+	keys[n] = "dbname";
+	values[n++] = c->conninfo;
+	keys[n] = "fallback_application_name";
+	values[n++] = "fpmprobe";
+	if (password != NULL) {
+		keys[n] = "password";
+		values[n++] = password;
+	}
+	keys[n] = NULL;
+	values[n] = NULL;
+	conn = PQconnectStartParams(keys, values, 1);
+	if (password != NULL) {
+		explicit_bzero(password, strlen(password));
+		free(password);
+	}
+	if (conn == NULL)
+		fatalx("PQconnectStartParams: out of memory");
+	ps->keep->conn = conn;
+	/* Server errors then carry their SQLSTATE, which is parsed. */
+	PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
+	PQsetNoticeProcessor(conn, pg_notice, NULL);
+	if (PQstatus(conn) == CONNECTION_BAD) {
+		pg_connect_failed(p);
+		return;
+	}
+	/* Never block, not even in PQfinish()'s goodbye. */
+	if (PQsetnonblocking(conn, 1) == -1) {
+		pg_connect_failed(p);
+		return;
+	}
+	/* libpq's protocol: start as if PQconnectPoll() wanted to write. */
+	p->fd = PQsocket(conn);
+	probe_again(p, EV_WRITE, pg_connect_poll);
+}
+
+/* Drive the connection (TCP, TLS, startup, authentication) a step. */
+static void
+pg_connect_poll(int fd, short ev, void *arg)
+{
+	struct probe	*p = arg;
+	struct pg_probe	*ps = p->ctx;
+	PGconn		*conn = ps->keep->conn;
+
+	if (ev & EV_TIMEOUT) {
+		p->phase = pg_phase(conn);
+		pg_timeout(p);
+		return;
+	}
+	switch (PQconnectPoll(conn)) {
+	case PGRES_POLLING_READING:
+		p->phase = pg_phase(conn);
+		p->fd = PQsocket(conn);
+		probe_again(p, EV_READ, pg_connect_poll);
+		return;
+	case PGRES_POLLING_WRITING:
+		p->phase = pg_phase(conn);
+		p->fd = PQsocket(conn);
+		probe_again(p, EV_WRITE, pg_connect_poll);
+		return;
+	case PGRES_POLLING_OK:
+		p->connect_us = now_us() - p->start_us;
+		pg_send(p, p->check->query);
+		return;
+	default:
+		p->phase = pg_phase(conn);
+		pg_connect_failed(p);
+		return;
+	}
+}
+
+/* Where a connection in progress is: TCP connect, or the rest. */
+static enum probe_phase
+pg_phase(PGconn *conn)
+{
+	switch (PQstatus(conn)) {
+	case CONNECTION_STARTED:
+	case CONNECTION_NEEDED:
+		return PH_CONNECT;
+	default:
+		return PH_AUTH;
+	}
+}
+
+/*
+ * A connection failed.  libpq keeps no result for it, but with verbose
+ * errors the server's message reads "FATAL:  28P01: password ...", so
+ * the SQLSTATE is found in the text; failures on our side have none.
+ */
+static void
+pg_connect_failed(struct probe *p)
+{
+	struct pg_probe	*ps = p->ctx;
+	PGconn		*conn = ps->keep->conn;
+	const char	*msg = PQerrorMessage(conn), *text, *host, *port;
+	char		 state[6], line[PG_MESSAGE_MAX];
+
+	if ((text = pg_sqlstate_find(msg, state)) != NULL) {
+		pg_first_line(line, sizeof(line), text);
+		if (strcmp(state, "28P01") == 0 || strcmp(state, "28000") == 0)
+			pg_fail(p, PR_DB_AUTH, "SQLSTATE %s: %s", state, line);
+		else if (strcmp(state, "3D000") == 0)
+			pg_fail(p, PR_DB_UNKNOWN_DB, "SQLSTATE %s: %s", state,
+			    line);
+		else if (strcmp(state, "53300") == 0)
+			pg_fail(p, PR_DB_TOO_MANY, "SQLSTATE %s: %s", state,
+			    line);
+		else
+			pg_fail(p, PR_DB_ERROR, "SQLSTATE %s: %s", state, line);
+		return;
+	}
+	/* "connection to server at ... failed: " says nothing new. */
+	if ((text = strstr(msg, " failed: ")) != NULL)
+		text += strlen(" failed: ");
+	else
+		text = msg;
+	pg_first_line(line, sizeof(line), text);
+	host = PQhost(conn);
+	port = PQport(conn);
+	if (strstr(msg, "Connection refused") != NULL ||
+	    (strstr(msg, "No such file or directory") != NULL &&
+	    strstr(msg, "socket") != NULL))
+		pg_fail(p, PR_CONNECT_REFUSED, "(%s:%s)",
+		    host != NULL && host[0] != '\0' ? host : "?",
+		    port != NULL && port[0] != '\0' ? port : "?");
+	else if (PQconnectionNeedsPassword(conn))
+		pg_fail(p, PR_DB_AUTH, "(%s)", line);
+	else if (strstr(msg, "could not translate host name") != NULL)
+		pg_fail(p, PR_DNS, "(%s)", line);
+	else if (strstr(msg, "SSL") != NULL)
+		pg_fail(p, PR_TLS, "(%s)", line);
+	else
+		pg_fail(p, PR_CONNECT_ERROR, "(%s)", line);
+}
+
+/* Send a query, then flush it and read its results. */
+static void
+pg_send(struct probe *p, const char *sql)
+{
+	struct pg_probe	*ps = p->ctx;
+	PGconn		*conn = ps->keep->conn;
+
+	if (ps->state != PGS_AUDIT) {
+		ps->state = PGS_QUERY;
+		ps->query_start = now_us();
+	}
+	p->phase = PH_QUERY;
+	if (PQsendQuery(conn, sql) == 0) {
+		pg_lost(p, PQerrorMessage(conn));
+		return;
+	}
+	pg_flush(PQsocket(conn), EV_WRITE, p);
+}
+
+/*
+ * Send what libpq could not write yet.  While the socket is full, the
+ * server's answers are read too, so that neither side waits for ever.
+ */
+static void
+pg_flush(int fd, short ev, void *arg)
+{
+	struct probe	*p = arg;
+	struct pg_probe	*ps = p->ctx;
+	PGconn		*conn = ps->keep->conn;
+
+	if (ev & EV_TIMEOUT) {
+		pg_timeout(p);
+		return;
+	}
+	if ((ev & EV_READ) && PQconsumeInput(conn) == 0) {
+		pg_lost(p, PQerrorMessage(conn));
+		return;
+	}
+	switch (PQflush(conn)) {
+	case 0:
+		/* What the flush read may already hold the answer. */
+		pg_read(fd, EV_READ, p);
+		return;
+	case 1:
+		p->fd = PQsocket(conn);
+		probe_again(p, EV_READ | EV_WRITE, pg_flush);
+		return;
+	default:
+		pg_lost(p, PQerrorMessage(conn));
+		return;
+	}
+}
+
+/* Read results until the last one, or wait for more of them. */
+static void
+pg_read(int fd, short ev, void *arg)
+{
+	struct probe	*p = arg;
+	struct pg_probe	*ps = p->ctx;
+	PGconn		*conn = ps->keep->conn;
+	PGresult	*res;
+
+	if (ev & EV_TIMEOUT) {
+		pg_timeout(p);
+		return;
+	}
+	if (PQconsumeInput(conn) == 0) {
+		pg_lost(p, PQerrorMessage(conn));
+		return;
+	}
+	while (!PQisBusy(conn)) {
+		if ((res = PQgetResult(conn)) == NULL) {
+			if (ps->state == PGS_AUDIT)
+				pg_audit_done(p);
+			else
+				pg_query_done(p);
+			return;
+		}
+		pg_result(p, res);
+		PQclear(res);
+		if (PQstatus(conn) == CONNECTION_BAD) {
+			/* The server went away (a restart, a terminate). */
+			pg_lost(p, ps->ans.errmsg);
+			return;
+		}
+		if (ps->ans.copy) {
+			pg_fail(p, PR_DB_QUERY, "(COPY is not supported)");
+			return;
+		}
+	}
+	p->fd = PQsocket(conn);
+	probe_again(p, EV_READ, pg_read);
+}
+
+/* Take in one result of the query or of the audit. */
+static void
+pg_result(struct probe *p, PGresult *res)
+{
+	struct check	*c = p->check;
+	struct pg_probe	*ps = p->ctx;
+	const char	*v, *state, *msg;
+	char		*end, line[PG_MESSAGE_MAX];
+	long long	 n;
+
+	switch (PQresultStatus(res)) {
+	case PGRES_TUPLES_OK:
+		ps->ans.answered = 1;
+		if (ps->state == PGS_AUDIT) {
+			if (PQntuples(res) != 1 || PQnfields(res) != 2 ||
+			    PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1))
+				break;
+			n = strtoll(PQgetvalue(res, 0, 0), &end, 10);
+			if (*end == '\0' && n >= 0)
+				ps->max_connections = n;
+			n = strtoll(PQgetvalue(res, 0, 1), &end, 10);
+			if (*end == '\0' && n >= 0)
+				ps->connections = n;
+			break;
+		}
+		/* The last statement that returns rows is the one judged. */
+		ps->ans.have_rows = 1;
+		ps->ans.rows = PQntuples(res);
+		ps->ans.have_first = ps->ans.rows > 0 && PQnfields(res) > 0;
+		ps->ans.first_null = ps->ans.first_match = 0;
+		if (!ps->ans.have_first)
+			break;
+		ps->ans.first_null = PQgetisnull(res, 0, 0);
+		v = PQgetvalue(res, 0, 0);
+		ps->ans.first_match = !ps->ans.first_null &&
+		    c->expect != NULL && strcmp(v, c->expect) == 0;
+		pg_quote(ps->ans.first, sizeof(ps->ans.first), v,
+		    (size_t)PQgetlength(res, 0, 0));
+		break;
+	case PGRES_COMMAND_OK:
+		ps->ans.answered = 1;
+		/* INSERT, UPDATE...: the rows it touched. */
+		v = PQcmdTuples(res);
+		if (ps->state != PGS_AUDIT && v[0] != '\0') {
+			ps->ans.have_rows = 1;
+			ps->ans.rows = strtol(v, NULL, 10);
+			ps->ans.have_first = 0;
+		}
+		break;
+	case PGRES_EMPTY_QUERY:
+		break;
+	case PGRES_COPY_IN:
+	case PGRES_COPY_OUT:
+	case PGRES_COPY_BOTH:
+		ps->ans.copy = 1;
+		break;
+	default:
+		if (ps->ans.error)
+			break;		/* the first error tells why */
+		ps->ans.error = 1;
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		if (msg == NULL)
+			msg = PQresultErrorMessage(res);
+		if (state != NULL)
+			snprintf(line, sizeof(line), "SQLSTATE %s: %s", state,
+			    msg);
+		else
+			strlcpy_safe(line, msg, sizeof(line));
+		pg_first_line(ps->ans.errmsg, sizeof(ps->ans.errmsg), line);
+		break;
+	}
+}
+
+/* The query's last result is in: judge it, then maybe audit. */
+static void
+pg_query_done(struct probe *p)
+{
+	struct check	*c = p->check;
+	struct pg_probe	*ps = p->ctx;
+	char		 want[PG_QUOTE_MAX + 4];
+	uint64_t	 now = now_us();
+
+	c->db_query_us = now - ps->query_start;
+	if (ps->ans.error) {
+		pg_fail(p, PR_DB_QUERY, "%s", ps->ans.errmsg);
+		return;
+	}
+	if (c->expect_rows >= 0 && (ps->ans.have_rows ? ps->ans.rows : 0) !=
+	    c->expect_rows) {
+		pg_fail(p, PR_DB_EXPECT, "(got %ld rows, want %ld)",
+		    ps->ans.have_rows ? ps->ans.rows : 0, c->expect_rows);
+		return;
+	}
+	if (c->expect != NULL && !(ps->ans.have_first &&
+	    ps->ans.first_match)) {
+		pg_quote(want, sizeof(want), c->expect, strlen(c->expect));
+		if (!ps->ans.have_first)
+			pg_fail(p, PR_DB_EXPECT, "(no value, want \"%s\")",
+			    want);
+		else if (ps->ans.first_null)
+			pg_fail(p, PR_DB_EXPECT, "(got NULL, want \"%s\")",
+			    want);
+		else
+			pg_fail(p, PR_DB_EXPECT, "(got \"%s\", want \"%s\")",
+			    ps->ans.first, want);
+		return;
+	}
+	ps->keep->since_audit++;
+	if (!pg_audit_due(ps->keep, now)) {
+		pg_ok(p);
+		return;
+	}
+	ps->keep->audited = 1;
+	ps->keep->since_audit = 0;
+	ps->keep->audit_us = now;
+	ps->state = PGS_AUDIT;
+	ps->ans.error = 0;
+	pg_send(p, PG_AUDIT_SQL);
+}
+
+/*
+ * Is the capacity audit due?  The first successful probe runs it, then
+ * at most every PG_AUDIT_EVERY probes and at most once a minute.
+ */
+static int
+pg_audit_due(const struct pg_keep *keep, uint64_t now)
+{
+	if (!keep->audited)
+		return 1;
+	return keep->since_audit >= PG_AUDIT_EVERY &&
+	    now - keep->audit_us >= PG_AUDIT_INTERVAL_US;
+}
+
+/* The audit is over: what it could read is known, the rest is not. */
+static void
+pg_audit_done(struct probe *p)
+{
+	struct check	*c = p->check;
+	struct pg_probe	*ps = p->ctx;
+
+	c->db_max_connections = ps->max_connections;
+	c->db_connections = ps->connections;
+	pg_ok(p);
+}
+
+/*
+ * The connection broke during the query.  A kept connection may simply
+ * have been closed by the server since the last probe (a restart, an
+ * idle timeout): connect again once, within the same deadline.
+ */
+static void
+pg_lost(struct probe *p, const char *msg)
+{
+	struct pg_probe	*ps = p->ctx;
+	char		 line[PG_MESSAGE_MAX];
+
+	if (ps->reused && !ps->ans.answered && ps->state == PGS_QUERY) {
+		pg_close_conn(p);
+		memset(&ps->ans, 0, sizeof(ps->ans));
+		ps->reused = 0;
+		pg_connect_begin(p);
+		return;
+	}
+	if (ps->state == PGS_AUDIT) {
+		/* The query passed: an audit never fails a probe. */
+		p->check->db_max_connections = -1;
+		p->check->db_connections = -1;
+		probe_done(p, PR_OK);
+		return;
+	}
+	if (msg[0] == '\0' && ps->keep->conn != NULL)
+		msg = PQerrorMessage(ps->keep->conn);
+	pg_first_line(line, sizeof(line), msg);
+	pg_fail(p, PR_CLOSED, "(%s)", line);
+}
+
+/* The deadline passed: the connection is closed (no cancel request). */
+static void
+pg_timeout(struct probe *p)
+{
+	struct pg_probe	*ps = p->ctx;
+
+	if (ps->state == PGS_AUDIT) {
+		p->check->db_max_connections = -1;
+		p->check->db_connections = -1;
+		probe_done(p, PR_OK);
+		return;
+	}
+	probe_done(p, PR_TIMEOUT);
+}
+
+/* A success: the connection is idle and may be kept. */
+static void
+pg_ok(struct probe *p)
+{
+	struct pg_probe	*ps = p->ctx;
+
+	ps->keep_ok = 1;
+	probe_done(p, PR_OK);
+}
+
+/*
+ * End the probe with a failure.  Whatever the text, the password never
+ * reaches a reason.
+ */
+static void
+pg_fail(struct probe *p, enum probe_result r, const char *fmt, ...)
+{
+	struct pg_probe	*ps = p->ctx;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->detail, sizeof(p->detail), fmt, ap);
+	va_end(ap);
+	if (ps->keep->conn != NULL)
+		scrub_secret(p->detail, PQpass(ps->keep->conn));
+	probe_done(p, r);
+}
+
+/* Close the connection; the event on its socket goes first. */
+static void
+pg_close_conn(struct probe *p)
+{
+	struct pg_probe	*ps = p->ctx;
+
+	if (p->ev != NULL) {
+		event_free(p->ev);
+		p->ev = NULL;
+	}
+	p->fd = -1;		/* libpq's socket: PQfinish() closes it */
+	if (ps->keep->conn != NULL) {
+		PQfinish(ps->keep->conn);
+		ps->keep->conn = NULL;
+	}
+}
+
+/*
+ * Release the probe's state.  The connection is kept only when it is
+ * idle after a success, and the check keeps connections.
+ */
+static void
+pg_abort(struct probe *p)
+{
+	struct pg_probe	*ps = p->ctx;
+
+	if (ps == NULL)
+		return;
+	if (!ps->keep_ok || p->check->reconnect_always)
+		pg_close_conn(p);
+	else {
+		if (p->ev != NULL) {
+			event_free(p->ev);
+			p->ev = NULL;
+		}
+		p->fd = -1;
+	}
+	free(ps);
+	p->ctx = NULL;
+}
+
+/* Release the kept connection. */
+static void
+pg_free(struct check *c)
+{
+	struct pg_keep	*keep = c->conn;
+
+	if (keep == NULL)
+		return;
+	if (keep->conn != NULL)
+		PQfinish(keep->conn);
+	free(keep);
+	c->conn = NULL;
+}
+
+/* Server notices (WARNING, NOTICE) are not ours to print. */
+static void
+pg_notice(void *arg, const char *message)
+{
+}
+
+/* A value as a reason quotes it: printable, short, cut visibly. */
+static void
+pg_quote(char *out, size_t outlen, const char *v, size_t len)
+{
+	size_t	 room = outlen - 3;		/* for "..." */
+
+	sanitize_text(out, room, v, len);
+	if (len >= room)
+		strlcpy_safe(out + strlen(out), "...", outlen - strlen(out));
+}
+
+/*
+ * Find "SEVERITY:  XXXXX: " in a verbose libpq message.  Returns the
+ * text after it and copies the SQLSTATE, or returns NULL.
+ */
+static const char *
+pg_sqlstate_find(const char *msg, char *state)
+{
+	const char	*s;
+	size_t		 i;
+
+	for (s = strstr(msg, ":  "); s != NULL; s = strstr(s + 1, ":  ")) {
+		for (i = 0; i < 5; i++)
+			if (!((s[3 + i] >= '0' && s[3 + i] <= '9') ||
+			    (s[3 + i] >= 'A' && s[3 + i] <= 'Z')))
+				break;
+		if (i == 5 && s[8] == ':' && s[9] == ' ') {
+			memcpy(state, s + 3, 5);
+			state[5] = '\0';
+			return s + 10;
+		}
+	}
+	return NULL;
+}
+
+/* The first line of a message, printable and short. */
+static void
+pg_first_line(char *out, size_t outlen, const char *msg)
+{
+	sanitize_text(out, outlen, msg, strcspn(msg, "\n"));
+}
+
+/* Blank out every occurrence of a secret in a text. */
+static void
+scrub_secret(char *text, const char *secret)
+{
+	size_t	 len;
+	char	*s;
+
+	if (secret == NULL || (len = strlen(secret)) == 0)
+		return;
+	while ((s = strstr(text, secret)) != NULL)
+		memset(s, '*', len);
+}
+
+/*
+ * Read a password file: its content less one trailing newline.  The
+ * caller wipes and frees *out.
+ */
+static int
+password_read(const char *path, char **out, char *err, size_t errlen)
+{
+	char	 buf[PG_PASSWORD_MAX + 2];
+	size_t	 len = 0;
+	ssize_t	 n;
+	int	 fd, saved;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	while (len < sizeof(buf) - 1) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			saved = errno;
+			close(fd);
+			explicit_bzero(buf, sizeof(buf));
+			snprintf(err, errlen, "%s", strerror(saved));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len > PG_PASSWORD_MAX) {
+		explicit_bzero(buf, sizeof(buf));
+		snprintf(err, errlen, "longer than %d bytes", PG_PASSWORD_MAX);
+		return -1;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	*out = xstrndup(buf, len);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
