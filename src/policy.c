@@ -28,6 +28,7 @@ static int	worker_serves_status(const struct pool *,
 		    const struct fpm_worker *);
 static void	stuck_reason(const struct pool *, char *, size_t);
 static int	sample_fresh(const struct pool *, uint64_t);
+static int	pool_times_out(const struct pool *);
 
 static const char *pool_state_names[] = {
 	[POOL_UP] = "up",
@@ -205,6 +206,19 @@ sample_fresh(const struct pool *pool, uint64_t now)
 	    (uint64_t)STALE_INTERVALS * pool->interval_ms * 1000;
 }
 
+/* Is the pool down because a real-path probe timed out? */
+static int
+pool_times_out(const struct pool *pool)
+{
+	const struct check	*c;
+
+	TAILQ_FOREACH(c, &pool->checks, entry)
+		if (c->ops->type == CHECK_FASTCGI && !c->st.healthy &&
+		    c->st.result == PR_TIMEOUT)
+			return 1;
+	return 0;
+}
+
 /*
  * Does a failed real-path probe only mean the pool is busy?  A timeout
  * while the pool demonstrably completes requests and not every worker is
@@ -312,7 +326,13 @@ policy_update(struct pool *pool, uint64_t now, int once)
 	if (once || sample_fresh(pool, now)) {
 		max = pw->max_children;
 		if (pw->have && max > 0) {
-			if (pw->stuck >= max && health == POOL_UP) {
+			/*
+			 * Every worker stuck is the root cause of any
+			 * real-path timeout: say that rather than the
+			 * timeout it explains.
+			 */
+			if (pw->stuck >= max && (health == POOL_UP ||
+			    pool_times_out(pool))) {
 				health = POOL_DOWN;
 				stuck_reason(pool, reason, sizeof(reason));
 			}

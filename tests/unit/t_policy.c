@@ -41,7 +41,10 @@ setup(void)
 	TAILQ_INSERT_TAIL(&pool.checks, &app, entry);
 }
 
-/* A sample of n workers; the first `running` run for `dur` seconds. */
+/*
+ * A sample of n workers; the first `running` run for `dur` seconds.  The
+ * first worker holds the pool's whole request counter.
+ */
 static void
 sample(unsigned int n, unsigned int running, unsigned int dur,
     uint64_t requests, uint64_t queue, uint64_t now)
@@ -61,7 +64,7 @@ sample(unsigned int n, unsigned int running, unsigned int dur,
 		st.workers[i].state = i < running ? FPM_W_RUNNING : FPM_W_IDLE;
 		st.workers[i].request_duration_us = i < running ?
 		    dur * SEC : 0;
-		st.workers[i].requests = requests;
+		st.workers[i].requests = i == 0 ? requests : 0;
 		strlcpy_safe(st.workers[i].uri, "/cart.php",
 		    sizeof(st.workers[i].uri));
 	}
@@ -80,9 +83,9 @@ test_replies(void)
 	agent_reply_format(out, sizeof(out), POOL_UP, 63, NULL, ADMIN_LEAVE);
 	is_str(out, "up 63%\n", "admin_state leave: no ready");
 	agent_reply_format(out, sizeof(out), POOL_UP, 0, NULL, ADMIN_SET);
-	is_str(out, "ready up 1%\n", "never below 1% while up");
+	is_str(out, "ready up 1%\n", "never below 1%% while up");
 	agent_reply_format(out, sizeof(out), POOL_UP, 250, NULL, ADMIN_SET);
-	is_str(out, "ready up 100%\n", "never above 100%");
+	is_str(out, "ready up 100%\n", "never above 100%%");
 	agent_reply_format(out, sizeof(out), POOL_DOWN, 0,
 	    "db: timeout after 500ms", ADMIN_SET);
 	is_str(out, "down #db: timeout after 500ms\n", "down with reason");
@@ -144,12 +147,12 @@ test_workers(void)
 	setup();
 	sample(4, 0, 0, 10, 0, now);
 	policy_update(&pool, now, 0);
-	is_str(pool.verdict.reply, "ready up 100%\n", "idle pool: 100%");
+	is_str(pool.verdict.reply, "ready up 100%\n", "idle pool: 100%%");
 
 	sample(4, 2, 12, 10, 0, now);
 	policy_update(&pool, now, 0);
 	is_int(pool.workers.stuck, 2, "2 workers stuck");
-	is_str(pool.verdict.reply, "ready up 50%\n", "2 of 4 stuck: 50%");
+	is_str(pool.verdict.reply, "ready up 50%\n", "2 of 4 stuck: 50%%");
 	ok(strstr(pool.verdict.reason, "2/4 workers stuck >10s") != NULL,
 	    "the reason counts them (%s)", pool.verdict.reason);
 
@@ -172,6 +175,20 @@ test_workers(void)
 	ok(strstr(pool.verdict.reason, "127.0.0.1:5432") != NULL,
 	    "the reason names what they wait on");
 
+	app.st.healthy = 0;
+	app.st.result = PR_TIMEOUT;
+	strlcpy_safe(app.st.reason, "app: timeout after 1000ms in response",
+	    sizeof(app.st.reason));
+	policy_update(&pool, now, 0);
+	ok(strncmp(pool.verdict.reply, "down #4/4 workers stuck", 23) == 0,
+	    "every worker stuck explains the timeout: %s", pool.verdict.reason);
+	app.st.result = PR_STATUS;
+	strlcpy_safe(app.st.reason, "app: status 500", sizeof(app.st.reason));
+	policy_update(&pool, now, 0);
+	is_str(pool.verdict.reply, "down #app: status 500\n",
+	    "a failed check keeps its own reason");
+	app.st.healthy = 1;
+
 	pool.max_children = 8;
 	sample(4, 4, 12, 10, 0, now);
 	policy_update(&pool, now, 0);
@@ -192,7 +209,7 @@ test_workers(void)
 	    "a queue with idle workers does not lower the weight");
 	sample(1, 1, 1, 10, 100000, now);
 	policy_update(&pool, now, 0);
-	is_str(pool.verdict.reply, "ready up 1%\n", "a huge queue: 1%");
+	is_str(pool.verdict.reply, "ready up 1%\n", "a huge queue: 1%%");
 }
 
 static void

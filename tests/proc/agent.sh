@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The daemon's agent port: what it answers while the pool is healthy,
+# how soon it says down once every worker hangs, that it keeps answering
+# quickly while every probe hangs, and that it comes back after `rise`.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/tap.sh"
+. "$here/../lib/stack.sh"
+. "$here/../lib/probe.sh"
+[ "$(id -u)" = 0 ] || skip_all "needs root (php-fpm -R, private servers)"
+
+stack_init
+fpm_start www max_children=2 status_listen=1
+fpm_start spare
+
+any=$(free_port)
+own=$(free_port)
+conf=$STACK_DIR/agent.yml
+cat >"$conf" <<YAML
+agent:
+  listen: [ "127.0.0.1:$any" ]
+defaults:
+  interval: 500ms
+  timeout: 500ms
+  rise: 2
+  fall: 2
+pools:
+  www:
+    fastcgi: $FPM_WWW_ADDR
+    status_path: /fpm-status
+    status_listen: $FPM_WWW_STATUS_ADDR
+    agent_listen: [ "127.0.0.1:$own" ]
+    checks:
+      - { name: app, type: fastcgi, script: $STACK_WWW/status.php, expect_body: OK }
+  spare:
+    fastcgi: $FPM_SPARE_ADDR
+    checks:
+      - { name: app, type: fastcgi, script: $STACK_WWW/status.php }
+YAML
+
+fp_daemon_start "$conf" "$own" || bail_out "the daemon did not start"
+is "$(agent_ask "$any" www)" "ready up 100%" "agent-send names the pool"
+is "$(agent_ask "$any" spare)" "ready up 100%" "the other pool"
+is "$(agent_ask "$own")" "ready up 100%" "a pool's own port answers without a name"
+is "$(agent_ask "$any" nope)" 'down #unknown pool "nope"' "an unknown pool"
+is "$(agent_ask "$any" "$(printf 'x%.0s' $(seq 1 400))" | cut -c1-22)" 'down #unknown pool "xx' \
+	"an over-long line is cut, not trusted"
+
+# The close is a FIN after reading what HAProxy sent, never a RST.
+fin=$(python3 - "$own" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
+s.sendall(b"www\n")
+data = b""
+try:
+    while True:
+        chunk = s.recv(512)
+        if not chunk:
+            break
+        data += chunk
+    print("fin", data.decode().strip())
+except ConnectionResetError:
+    print("rst")
+PY
+)
+is "$fin" "fin ready up 100%" "answer, then a clean close (FIN)"
+
+# Every worker hangs: down within fall * interval + timeout + a margin.
+t0=$(ms_now)
+fpm_occupy "$FPM_WWW_ADDR" 2 8
+ok "the agent says down" poll_until 6 sh -c "'$AGENTC' -s www 127.0.0.1:$any | grep -q '^down #app: timeout after 500ms'"
+elapsed=$(( $(ms_now) - t0 ))
+ok "down within 2 x 550 ms + 500 ms + 1 s (${elapsed} ms)" test "$elapsed" -le 2600
+like "$(agent_ask "$any" spare)" '^ready up 100%' "the other pool stays up"
+
+# Answers keep arriving quickly while every probe hangs.
+stats=$("$AGENTC" -n 400 -c 8 -s www "127.0.0.1:$any")
+diag "agent under hang: $stats"
+like "$stats" 'errors=0 ' "400 answers, no error"
+p99=$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$stats")
+ok "p99 under 20 ms while probes hang (${p99} us)" test "${p99:-999999}" -lt 20000
+
+# The sleeping requests end by themselves; rise successes bring it back.
+ok "ready up again after the hang" poll_until 15 sh -c "'$AGENTC' -s www 127.0.0.1:$any | grep -q '^ready up 100%'"
+
+ok "SIGTERM stops the daemon cleanly" fp_daemon_stop
+
+done_testing

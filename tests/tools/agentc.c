@@ -1,0 +1,241 @@
+/*
+ * agentc: an HAProxy agent-check client for fpmprobe's tests and
+ * benchmark.  It connects, optionally sends an agent-send line, reads
+ * the answer until the server closes, and measures each exchange.
+ *
+ *	agentc [-s LINE] [-t MS] HOST:PORT
+ *		print the answer (without its newline); exit 0, or 1 on
+ *		error or timeout
+ *	agentc -n COUNT -c CONC [-s LINE] [-t MS] [-l] HOST:PORT
+ *		COUNT exchanges, CONC at a time; print
+ *		"n=.. errors=.. p50_us=.. p99_us=.. max_us=.. per_s=.."
+ *	-l	also print the latency of a single exchange, "us=N"
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REPLY_MAX	512
+
+struct exchange {
+	int		 fd;
+	uint64_t	 start;
+	size_t		 sent;
+	char		 reply[REPLY_MAX];
+	size_t		 len;
+};
+
+static struct sockaddr_in	 peer;
+static const char		*line = "";
+static size_t			 linelen;
+static int			 timeout_ms = 2000;
+
+/* Monotonic microseconds. */
+static uint64_t
+now_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Begin one exchange: a non-blocking connect. */
+static int
+exchange_open(struct exchange *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->start = now_us();
+	x->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (x->fd == -1)
+		return -1;
+	if (connect(x->fd, (struct sockaddr *)&peer, sizeof(peer)) == -1 &&
+	    errno != EINPROGRESS) {
+		close(x->fd);
+		x->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Move an exchange on; 1 when done, -1 on error, 0 to wait. */
+static int
+exchange_step(struct exchange *x, short revents)
+{
+	ssize_t	 n;
+
+	if (revents & (POLLERR | POLLNVAL))
+		return -1;
+	if (x->sent < linelen && (revents & POLLOUT)) {
+		n = send(x->fd, line + x->sent, linelen - x->sent,
+		    MSG_NOSIGNAL);
+		if (n == -1 && errno != EAGAIN)
+			return -1;
+		if (n > 0)
+			x->sent += (size_t)n;
+	}
+	if (revents & (POLLIN | POLLHUP)) {
+		n = recv(x->fd, x->reply + x->len, sizeof(x->reply) - 1 -
+		    x->len, 0);
+		if (n == -1)
+			return errno == EAGAIN ? 0 : -1;
+		if (n == 0)
+			return x->len > 0 ? 1 : -1;
+		x->len += (size_t)n;
+		x->reply[x->len] = '\0';
+		if (x->len == sizeof(x->reply) - 1)
+			return 1;
+	}
+	return 0;
+}
+
+/* Sort helper. */
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t	 x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: agentc [-l] [-n count -c conc] [-s line] "
+	    "[-t ms] host:port\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct exchange	*x;
+	struct pollfd	*pfd;
+	uint64_t	*lat, t0, elapsed;
+	char		*colon, *sendline = NULL;
+	long		 count = 1, conc = 1, started = 0, done = 0, errors = 0;
+	long		 i, active;
+	int		 ch, show_lat = 0, rv;
+
+	while ((ch = getopt(argc, argv, "c:ln:s:t:")) != -1) {
+		switch (ch) {
+		case 'c':
+			conc = atol(optarg);
+			break;
+		case 'l':
+			show_lat = 1;
+			break;
+		case 'n':
+			count = atol(optarg);
+			break;
+		case 's':
+			if (asprintf(&sendline, "%s\n", optarg) == -1)
+				return 2;
+			line = sendline;
+			break;
+		case 't':
+			timeout_ms = atoi(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind + 1 != argc || count < 1 || conc < 1 || conc > 4096)
+		usage();
+	linelen = strlen(line);
+	if ((colon = strrchr(argv[optind], ':')) == NULL)
+		usage();
+	*colon = '\0';
+	peer.sin_family = AF_INET;
+	peer.sin_port = htons((uint16_t)atoi(colon + 1));
+	if (inet_pton(AF_INET, argv[optind], &peer.sin_addr) != 1)
+		usage();
+	if (conc > count)
+		conc = count;
+
+	x = calloc((size_t)conc, sizeof(*x));
+	pfd = calloc((size_t)conc, sizeof(*pfd));
+	lat = calloc((size_t)count, sizeof(*lat));
+	if (x == NULL || pfd == NULL || lat == NULL)
+		return 2;
+	t0 = now_us();
+	for (i = 0; i < conc; i++) {
+		x[i].fd = -1;
+		if (exchange_open(&x[i]) == -1)
+			errors++;
+		started++;
+	}
+	for (;;) {
+		active = 0;
+		for (i = 0; i < conc; i++) {
+			pfd[i].fd = x[i].fd;
+			pfd[i].events = POLLIN | (x[i].sent < linelen ?
+			    POLLOUT : 0);
+			pfd[i].revents = 0;
+			if (x[i].fd != -1)
+				active++;
+		}
+		if (active == 0)
+			break;
+		if (poll(pfd, (nfds_t)conc, 10) == -1 && errno != EINTR)
+			return 2;
+		for (i = 0; i < conc; i++) {
+			if (x[i].fd == -1)
+				continue;
+			rv = exchange_step(&x[i], pfd[i].revents);
+			if (rv == 0 && now_us() - x[i].start >
+			    (uint64_t)timeout_ms * 1000)
+				rv = -1;
+			if (rv == 0)
+				continue;
+			close(x[i].fd);
+			x[i].fd = -1;
+			if (rv == 1)
+				lat[done++] = now_us() - x[i].start;
+			else
+				errors++;
+			if (count == 1) {
+				if (rv == 1) {
+					x[i].reply[strcspn(x[i].reply, "\n")] =
+					    '\0';
+					printf("%s\n", x[i].reply);
+					if (show_lat)
+						printf("us=%llu\n",
+						    (unsigned long long)lat[0]);
+				}
+				return rv == 1 ? 0 : 1;
+			}
+			if (started < count) {
+				started++;
+				if (exchange_open(&x[i]) == -1)
+					errors++;
+			}
+		}
+	}
+	elapsed = now_us() - t0;
+	if (count == 1)
+		return 1;
+	qsort(lat, (size_t)done, sizeof(*lat), cmp_u64);
+	printf("n=%ld errors=%ld p50_us=%llu p99_us=%llu max_us=%llu "
+	    "per_s=%.0f\n", done, errors,
+	    (unsigned long long)(done ? lat[(done - 1) / 2] : 0),
+	    (unsigned long long)(done ? lat[(done * 99 + 99) / 100 - 1] : 0),
+	    (unsigned long long)(done ? lat[done - 1] : 0),
+	    elapsed ? (double)done * 1e6 / (double)elapsed : 0.0);
+	return errors ? 1 : 0;
+}
