@@ -50,6 +50,7 @@ static int	run_daemon(int);
 static void	pidfile_open(void);
 static void	on_signal(int, short, void *);
 static void	reload(void);
+static struct event_base *base_new(void);
 
 /* Print the usage text and exit. */
 static void
@@ -149,6 +150,26 @@ main(int argc, char *argv[])
 	return run_daemon(foreground);
 }
 
+/*
+ * An event base whose timers use the precise monotonic clock: libevent's
+ * default on Linux is the coarse one, which fires deadlines up to a few
+ * milliseconds early.
+ */
+static struct event_base *
+base_new(void)
+{
+	struct event_config	*cfg;
+	struct event_base	*base;
+
+	if ((cfg = event_config_new()) == NULL)
+		fatalx("event_config_new");
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	if ((base = event_base_new_with_config(cfg)) == NULL)
+		fatalx("event_base_new");
+	event_config_free(cfg);
+	return base;
+}
+
 /* --once: probe the named pools (or all) once and report. */
 static int
 run_once(int argc, char **argv, int json)
@@ -178,8 +199,7 @@ run_once(int argc, char **argv, int json)
 		}
 		pools[n++] = pool;
 	}
-	if ((base = event_base_new()) == NULL)
-		fatalx("event_base_new");
+	base = base_new();
 	hce_run_once(base, conf, pools, n);
 	if (json)
 		report_json(&out, conf, pools, n);
@@ -255,10 +275,13 @@ reload(void)
 	}
 	hce_stop(conf);
 	agent_stop();
+	httpd_stop();
 	config_free(conf);
 	conf = next;
 	if (agent_start(daemon_base, conf) == -1)
 		log_warnx("reload: some agent ports could not be bound");
+	if (httpd_start(daemon_base, conf) == -1)
+		log_warnx("reload: some status ports could not be bound");
 	hce_start(daemon_base, conf);
 	log_info("configuration reloaded: %zu pools", conf->npools);
 }
@@ -274,9 +297,10 @@ run_daemon(int foreground)
 	if ((conf = load(conffile)) == NULL)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
-	if ((daemon_base = event_base_new()) == NULL)
-		fatalx("event_base_new");
+	daemon_base = base_new();
 	if (agent_start(daemon_base, conf) == -1)
+		return 1;
+	if (httpd_start(daemon_base, conf) == -1)
 		return 1;
 	if (!foreground) {
 		if (daemon(0, 0) == -1)
@@ -298,6 +322,7 @@ run_daemon(int foreground)
 
 	hce_stop(conf);
 	agent_stop();
+	httpd_stop();
 	for (i = 0; signals[i] != 0; i++)
 		event_free(sigs[i]);
 	config_free(conf);

@@ -53,6 +53,16 @@
 
 /* Latency samples kept per check, for p50/p99/max. */
 #define LATENCY_WINDOW		256
+/* Upper bounds of the latency histogram's buckets, in microseconds. */
+#define LATENCY_BUCKETS_US	{ 500, 1000, 2500, 5000, 10000, 25000, \
+				  50000, 100000, 250000, 500000, 1000000, \
+				  2500000, 5000000, 10000000 }
+#define LATENCY_NBUCKETS	14
+
+/* The status endpoint's bounds. */
+#define HTTPD_CLIENTS_MAX	64
+#define HTTPD_HEADERS_MAX	8192
+#define HTTPD_TIMEOUT_S		5
 
 struct check;
 struct pool;
@@ -189,6 +199,8 @@ struct check_status {
 	int			 saturated;	/* timed out, pool busy */
 	uint64_t		 probes;
 	uint64_t		 failures;
+	uint64_t		 hist[LATENCY_NBUCKETS + 1];	/* +Inf last */
+	uint64_t		 hist_sum_us;
 	uint32_t		 lat[LATENCY_WINDOW];
 	unsigned int		 lat_n;
 	unsigned int		 lat_pos;
@@ -561,6 +573,14 @@ const struct verdict *pool_verdict(struct pool *, uint64_t);
 int	 agent_start(struct event_base *, struct config *);
 void	 agent_stop(void);
 extern uint64_t agent_answers[];	/* by pool_state, then unknown pool */
+
+/* httpd.c */
+int	 httpd_start(struct event_base *, struct config *);
+void	 httpd_stop(void);
+
+/* metrics.c */
+void	 latency_observe(struct check_status *, uint64_t);
+void	 metrics_format(struct buf *, struct config *, uint64_t);
 
 /* report.c */
 int	 report_exit_code(struct config *, struct pool **, size_t);

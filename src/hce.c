@@ -242,11 +242,7 @@ check_record(struct check *c, struct probe *p, uint64_t now)
 	st->connect_us = p->connect_us;
 	st->first_byte_us = p->first_byte_us;
 	st->probes++;
-	st->lat[st->lat_pos] = p->total_us > UINT32_MAX ? UINT32_MAX :
-	    (uint32_t)p->total_us;
-	st->lat_pos = (st->lat_pos + 1) % LATENCY_WINDOW;
-	if (st->lat_n < LATENCY_WINDOW)
-		st->lat_n++;
+	latency_observe(st, p->total_us);
 	if (ok)
 		st->reason[0] = '\0';
 	else

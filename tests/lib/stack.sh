@@ -108,6 +108,15 @@
 #   my_unlock_table         end that session
 #   my_pid                  mariadbd's pid
 #   my_stop                 SIGTERM, wait for it; SIGKILL after 20 s
+#
+# nginx (master as root, workers as www-data)
+#   nginx_start FPMADDR     start nginx on 127.0.0.1:free port and on
+#                           $STACK_DIR/nginx.sock; PHP scripts of $STACK_WWW
+#                           go to the php-fpm pool at FPMADDR.  Locations:
+#                           /health 200 "OK"; /host 200 with the Host header;
+#                           /redirect 302 to /health; *.php through FastCGI;
+#                           anything else 404.  Exports NGINX_PORT,
+#                           NGINX_SOCK, NGINX_PID.  Waits until it answers.
 
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 PHP_FPM=${PHP_FPM:-php-fpm8.2}
@@ -940,5 +949,54 @@ my_stop() {
 	[ -z "$_STACK_MYLOCK_PID" ] || my_unlock_table
 	_stack_stop_tree 20 TERM "$_STACK_MY_PID"
 	_STACK_MY_PID=
+	return 0
+}
+
+# Start a private nginx in front of the php-fpm pool at $1.
+nginx_start() {
+	local fpm=$1 dir=$STACK_DIR/nginx
+	[ -n "$_STACK_INIT" ] || { _stack_say "nginx_start: call stack_init first"; return 2; }
+	NGINX_PORT=$(free_port) || return 1
+	NGINX_SOCK=$STACK_DIR/nginx.sock
+	mkdir -p "$dir/logs" "$dir/tmp"
+	cat >"$dir/nginx.conf" <<CONF
+user www-data;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path $dir/tmp/body;
+	proxy_temp_path $dir/tmp/proxy;
+	fastcgi_temp_path $dir/tmp/fastcgi;
+	uwsgi_temp_path $dir/tmp/uwsgi;
+	scgi_temp_path $dir/tmp/scgi;
+	server {
+		listen 127.0.0.1:$NGINX_PORT;
+		listen unix:$NGINX_SOCK;
+		root $STACK_WWW;
+		location = /health { default_type text/plain; return 200 "OK\n"; }
+		location = /host { default_type text/plain; return 200 "host=\$host\n"; }
+		location = /redirect { return 302 /health; }
+		location ~ \.php\$ {
+			include /etc/nginx/fastcgi_params;
+			fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+			fastcgi_pass $fpm;
+			fastcgi_read_timeout 600s;
+		}
+		location / { return 404; }
+	}
+}
+CONF
+	nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' >"$dir/nginx.out" 2>&1 &
+	NGINX_PID=$!
+	stack_track_pid "$NGINX_PID"
+	export NGINX_PORT NGINX_SOCK NGINX_PID
+	if ! poll_until 10 _stack_ready_or_dead "$NGINX_PID" _stack_port_open 127.0.0.1 "$NGINX_PORT" ||
+		! _stack_alive "$NGINX_PID"; then
+		_stack_fail "nginx did not start" "$dir/nginx.out" "$dir/logs/error.log"
+		return 1
+	fi
 	return 0
 }

@@ -1,0 +1,206 @@
+/*
+ * The status endpoint (http.listen): GET /metrics in Prometheus text,
+ * GET /status with the JSON of --once, both from cached state like the
+ * agent.  Read-only.  Headers are capped, idle connections closed after
+ * HTTPD_TIMEOUT_S, and a request on a connection beyond the first
+ * HTTPD_CLIENTS_MAX open ones gets 503 and a close.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include "fpmprobe.h"
+
+static void	httpd_request(struct evhttp_request *, void *);
+static void	httpd_reply(struct evhttp_request *, int, const char *,
+		    const char *, const struct buf *);
+static int	httpd_track(struct evhttp_connection *);
+static void	httpd_closed(struct evhttp_connection *, void *);
+
+static struct evhttp		*httpd;
+static struct config		*httpd_conf;
+static struct evhttp_connection	*httpd_conns[HTTPD_CLIENTS_MAX];
+static size_t			 httpd_nconns;
+static uint64_t			 httpd_start_time;
+
+/* Bind every http.listen address; -1 if any cannot be bound. */
+int
+httpd_start(struct event_base *base, struct config *conf)
+{
+	struct evconnlistener	*lev;
+	const struct address	*a;
+	size_t			 i;
+	int			 rv = 0;
+
+	httpd_conf = conf;
+	if (conf->http_listen.n == 0)
+		return 0;
+	if (httpd_start_time == 0)
+		httpd_start_time = (uint64_t)time(NULL);
+	if ((httpd = evhttp_new(base)) == NULL)
+		fatalx("evhttp_new");
+	evhttp_set_max_headers_size(httpd, HTTPD_HEADERS_MAX);
+	evhttp_set_max_body_size(httpd, 0);
+	evhttp_set_timeout(httpd, HTTPD_TIMEOUT_S);
+	evhttp_set_allowed_methods(httpd, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(httpd, httpd_request, NULL);
+	for (i = 0; i < conf->http_listen.n; i++) {
+		a = &conf->http_listen.addr[i];
+		if (a->ss.ss_family == AF_UNIX)
+			unlink(((const struct sockaddr_un *)&a->ss)->sun_path);
+		lev = evconnlistener_new_bind(base, NULL, NULL,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+		    LEV_OPT_CLOSE_ON_EXEC, 128,
+		    (const struct sockaddr *)&a->ss, (int)a->sslen);
+		if (lev == NULL || evhttp_bind_listener(httpd, lev) == NULL) {
+			log_warn("http: cannot listen on %s", a->text);
+			if (lev != NULL)
+				evconnlistener_free(lev);
+			rv = -1;
+			continue;
+		}
+		log_debug("http: listening on %s", a->text);
+	}
+	return rv;
+}
+
+/* Close the listeners and every connection. */
+void
+httpd_stop(void)
+{
+	if (httpd == NULL)
+		return;
+	evhttp_free(httpd);	/* frees the connections: no close callbacks */
+	httpd = NULL;
+	httpd_nconns = 0;
+}
+
+/*
+ * Count a connection the first time it brings a request; 0 when it is
+ * over the limit and must be refused.
+ */
+static int
+httpd_track(struct evhttp_connection *evcon)
+{
+	size_t	 i;
+
+	for (i = 0; i < httpd_nconns; i++)
+		if (httpd_conns[i] == evcon)
+			return 1;
+	if (httpd_nconns == HTTPD_CLIENTS_MAX)
+		return 0;
+	httpd_conns[httpd_nconns++] = evcon;
+	evhttp_connection_set_closecb(evcon, httpd_closed, NULL);
+	return 1;
+}
+
+/* A counted connection went away. */
+static void
+httpd_closed(struct evhttp_connection *evcon, void *arg)
+{
+	size_t	 i;
+
+	for (i = 0; i < httpd_nconns; i++)
+		if (httpd_conns[i] == evcon) {
+			httpd_conns[i] = httpd_conns[--httpd_nconns];
+			break;
+		}
+}
+
+/* Send a complete answer. */
+static void
+httpd_reply(struct evhttp_request *req, int code, const char *reason,
+    const char *type, const struct buf *body)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	struct evbuffer		*out = evbuffer_new();
+
+	if (out == NULL)
+		fatalx("evbuffer_new");
+	evhttp_add_header(h, "Content-Type", type);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	if (code == HTTP_BADMETHOD)
+		evhttp_add_header(h, "Allow", "GET, HEAD");
+	if (body != NULL && body->len > 0)
+		evbuffer_add(out, body->data, body->len);
+	evhttp_send_reply(req, code, reason, out);
+	evbuffer_free(out);
+}
+
+/* Route one request. */
+static void
+httpd_request(struct evhttp_request *req, void *arg)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	const struct sockaddr	*sa = evhttp_connection_get_addr(evcon);
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const char		*path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type	 method = evhttp_request_get_command(req);
+	struct buf		 body = { NULL, 0, 0 };
+	struct pool		**pools, *pool;
+	size_t			 n = 0;
+	uint64_t		 now = now_us();
+
+	if (!httpd_track(evcon)) {
+		buf_addstr(&body, "too many connections\n");
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		httpd_reply(req, 503, "Service Unavailable", "text/plain",
+		    &body);
+		buf_free(&body);
+		return;
+	}
+	if (httpd_conf->nallow > 0 && sa != NULL &&
+	    sa->sa_family != AF_UNIX &&
+	    !cidr_match(httpd_conf->allow, httpd_conf->nallow, sa)) {
+		buf_addstr(&body, "forbidden\n");
+		httpd_reply(req, 403, "Forbidden", "text/plain", &body);
+		buf_free(&body);
+		return;
+	}
+	if (path == NULL || (strcmp(path, "/metrics") != 0 &&
+	    strcmp(path, "/status") != 0)) {
+		buf_addstr(&body, "not found: try /metrics or /status\n");
+		httpd_reply(req, HTTP_NOTFOUND, "Not Found", "text/plain",
+		    &body);
+		buf_free(&body);
+		return;
+	}
+	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+		buf_addstr(&body, "method not allowed\n");
+		httpd_reply(req, HTTP_BADMETHOD, "Method Not Allowed",
+		    "text/plain", &body);
+		buf_free(&body);
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		metrics_format(&body, httpd_conf, httpd_start_time);
+		httpd_reply(req, HTTP_OK, "OK",
+		    "text/plain; version=0.0.4; charset=utf-8", &body);
+	} else {
+		pools = xcalloc(httpd_conf->npools + 1, sizeof(*pools));
+		TAILQ_FOREACH(pool, &httpd_conf->pools, entry) {
+			pool_verdict(pool, now);
+			pools[n++] = pool;
+		}
+		report_json(&body, httpd_conf, pools, n);
+		buf_addstr(&body, "\n");
+		free(pools);
+		httpd_reply(req, HTTP_OK, "OK", "application/json", &body);
+	}
+	buf_free(&body);
+}
