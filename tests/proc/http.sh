@@ -222,6 +222,9 @@ print('same' if shape(a) == shape(b) else 'differ:\n' + json.dumps(shape(a)) + '
 " "$status" "$once_json")
 is "$same" same "/status has the shape of --once --json"
 is "$(json_get "$status" '[p["state"] for p in j["pools"]]')" "['up', 'down']" "/status: the daemon's states"
+win=$(json_get "$status" '[(c["probes"], c["latency_p50_us"], c["latency_p99_us"], c["latency_max_us"]) for c in j["pools"][0]["checks"] if c["name"] == "front"][0]')
+ok "/status: p50 <= p99 <= max over the recent window (probes, p50, p99, max: $win)" python3 -c "
+import sys; n, a, b, c = eval(sys.argv[1]); sys.exit(not (n > 1 and 0 < a <= b <= c))" "$win"
 
 is "$(curl_get "http://127.0.0.1:$hport/nope")" 404 "an unknown path: 404"
 is "$(curl_get -X POST "http://127.0.0.1:$hport/metrics")" 405 "POST: 405"
