@@ -60,6 +60,8 @@ usage(FILE *f, int code)
 	    "usage: fpmprobe [-fv] [-c file] [-p pidfile]\n"
 	    "       fpmprobe -t [-c file]\n"
 	    "       fpmprobe --once [--json] [-c file] [pool ...]\n"
+	    "       fpmprobe ctl [-c file] maint|drain pool [reason ...]\n"
+	    "       fpmprobe ctl [-c file] ready pool | show\n"
 	    "       fpmprobe -V | -h\n"
 	    "\n"
 	    "  -f, --foreground    stay in the foreground, log to stderr\n"
@@ -94,6 +96,18 @@ int
 main(int argc, char *argv[])
 {
 	int	 ch, foreground = 0, test = 0, once = 0, json = 0;
+
+	if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
+		log_init(1, 0);
+		argc--;
+		argv++;
+		while ((ch = getopt(argc, argv, "+c:")) != -1) {
+			if (ch != 'c')
+				return ctl_main(conffile, 0, NULL);
+			conffile = optarg;
+		}
+		return ctl_main(conffile, argc - optind, argv + optind);
+	}
 
 	while ((ch = getopt_long(argc, argv, "fc:p:tvVh", longopts, NULL))
 	    != -1) {
@@ -273,11 +287,15 @@ reload(void)
 		    "configuration", conffile);
 		return;
 	}
+	marks_carry(conf, next);
 	hce_stop(conf);
 	agent_stop();
 	httpd_stop();
+	control_stop();
 	config_free(conf);
 	conf = next;
+	if (control_start(daemon_base, conf) == -1)
+		log_warnx("reload: the control socket could not be bound");
 	if (agent_start(daemon_base, conf) == -1)
 		log_warnx("reload: some agent ports could not be bound");
 	if (httpd_start(daemon_base, conf) == -1)
@@ -302,6 +320,9 @@ run_daemon(int foreground)
 		return 1;
 	if (httpd_start(daemon_base, conf) == -1)
 		return 1;
+	if (control_start(daemon_base, conf) == -1)
+		return 1;
+	state_load(conf);
 	if (!foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
@@ -323,6 +344,7 @@ run_daemon(int foreground)
 	hce_stop(conf);
 	agent_stop();
 	httpd_stop();
+	control_stop();
 	for (i = 0; signals[i] != 0; i++)
 		event_free(sigs[i]);
 	config_free(conf);

@@ -574,6 +574,14 @@ int	 agent_start(struct event_base *, struct config *);
 void	 agent_stop(void);
 extern uint64_t agent_answers[];	/* by pool_state, then unknown pool */
 
+/* control.c */
+int	 control_start(struct event_base *, struct config *);
+void	 control_stop(void);
+int	 ctl_main(const char *, int, char **);
+void	 state_load(struct config *);
+int	 state_save(struct config *);
+void	 marks_carry(struct config *, struct config *);
+
 /* httpd.c */
 int	 httpd_start(struct event_base *, struct config *);
 void	 httpd_stop(void);
