@@ -73,9 +73,13 @@ pools:
       - { name: front, type: http, url: "http://no-such-host.invalid/" }
 YAML
 
-# Run --once on one pool; sets out, rc and err (the check's error).
+# Run --once on one pool; sets out, rc, elapsed (ms, fpmprobe alone) and
+# err (the check's error).
 once() {
+	local t0
+	t0=$(ms_now)
 	out=$("$FPMPROBE" --once --json -c "$conf" "$1"); rc=$?
+	elapsed=$(( $(ms_now) - t0 ))
 	err=$(json_get "$out" 'j["pools"][0]["checks"][0]["error"]')
 }
 
@@ -101,9 +105,7 @@ once dns
 is "$rc" 2 "an unknown host is CRITICAL"
 like "$err" '^front: (name resolution failed|cannot connect)' "the reason says the name did not resolve"
 
-t0=$(ms_now)
 once slow
-elapsed=$(( $(ms_now) - t0 ))
 is "$rc" 2 "a slow URL is CRITICAL"
 like "$err" '^front: timeout after 500ms in (request|response)' "with a timeout reason naming the phase"
 lat=$(json_get "$out" 'j["pools"][0]["checks"][0]["latency_us"]')
