@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1172,6 +1173,7 @@ static void
 check_key(struct cfgctx *ctx, struct check *c, enum check_key key,
     const char *kname, const struct ynode *v)
 {
+	struct stat	 sb;
 	unsigned long	 n;
 	int		 i;
 
@@ -1232,6 +1234,11 @@ check_key(struct cfgctx *ctx, struct check *c, enum check_key key,
 		break;
 	case CK_PASSWORD_FILE:
 		get_path(ctx, kname, v, &c->password_file);
+		if (c->password_file != NULL &&
+		    stat(c->password_file, &sb) == 0 && (sb.st_mode & S_IROTH))
+			cfg_error(ctx, v, "password_file %s is readable by "
+			    "others; refusing it (chmod o-r %s)",
+			    c->password_file, c->password_file);
 		break;
 	case CK_EXPECT:
 		get_string(ctx, kname, v, "a string", 0, &c->expect);
@@ -1804,6 +1811,7 @@ struct config *
 config_load(const char *path, struct errlist *errs)
 {
 	struct config	*conf;
+	struct stat	 sb;
 	char		*data;
 	size_t		 len = 0;
 	ssize_t		 n;
@@ -1812,6 +1820,14 @@ config_load(const char *path, struct errlist *errs)
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		errlist_add(errs, "%s: cannot open: %s", path,
 		    strerror(errno));
+		return NULL;
+	}
+	/* Whoever may write it decides where fpmprobe connects. */
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    (sb.st_mode & S_IWOTH)) {
+		errlist_add(errs, "%s: writable by others; refusing it "
+		    "(chmod o-w %s)", path, path);
+		close(fd);
 		return NULL;
 	}
 	data = xcalloc(1, CONFIG_SIZE_MAX + 1);

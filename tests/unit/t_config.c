@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -1122,6 +1123,55 @@ test_sample(void)
 }
 
 /* Run every group; the exit status says whether all passed. */
+/* Files whose permissions would let others steer or read secrets. */
+static void
+test_permissions(void)
+{
+	char		 conf[] = "/tmp/t_config.XXXXXX", pw[] = "/tmp/t_pw.XXXXXX";
+	struct errlist	 errs = { NULL, 0 };
+	struct config	*c;
+	FILE		*f;
+	int		 fd;
+
+	if ((fd = mkstemp(pw)) == -1 || write(fd, "secret\n", 7) != 7)
+		return;
+	close(fd);
+	if ((fd = mkstemp(conf)) == -1 || (f = fdopen(fd, "w")) == NULL)
+		return;
+	fprintf(f, "pools:\n  p:\n    fastcgi: 127.0.0.1:9000\n    checks:\n"
+	    "      - { name: db, type: pgsql, conninfo: \"host=127.0.0.1\", "
+	    "password_file: %s }\n", pw);
+	fclose(f);
+
+	chmod(pw, 0600);
+	c = config_load(conf, &errs);
+	ok(c != NULL && errs.n == 0, "mode 0600 files are accepted");
+	config_free(c);
+	errlist_free(&errs);
+
+	chmod(pw, 0644);
+	c = config_load(conf, &errs);
+	ok(c == NULL && errs.n == 1 && strstr(errs.msg[0],
+	    "is readable by others; refusing it") != NULL &&
+	    strstr(errs.msg[0], ":5:") != NULL,
+	    "a password_file readable by others is refused, with its line "
+	    "(%s)", errs.n > 0 ? errs.msg[0] : "no error");
+	config_free(c);
+	errlist_free(&errs);
+
+	chmod(pw, 0600);
+	chmod(conf, 0646);
+	c = config_load(conf, &errs);
+	ok(c == NULL && errs.n == 1 && strstr(errs.msg[0],
+	    "writable by others; refusing it") != NULL,
+	    "a configuration writable by others is refused (%s)",
+	    errs.n > 0 ? errs.msg[0] : "no error");
+	config_free(c);
+	errlist_free(&errs);
+	unlink(conf);
+	unlink(pw);
+}
+
 int
 main(void)
 {
@@ -1143,6 +1193,7 @@ main(void)
 	test_several();
 	test_hostile();
 	test_files();
+	test_permissions();
 	test_sample();
 	return tap_done();
 }
