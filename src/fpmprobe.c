@@ -280,6 +280,7 @@ static void
 reload(void)
 {
 	struct config	*next;
+	size_t		 kept;
 
 	log_info("reloading %s", conffile);
 	if ((next = load(conffile)) == NULL) {
@@ -288,6 +289,7 @@ reload(void)
 		return;
 	}
 	marks_carry(conf, next);
+	kept = hce_carry(conf, next);
 	hce_stop(conf);
 	agent_stop();
 	httpd_stop();
@@ -301,7 +303,8 @@ reload(void)
 	if (httpd_start(daemon_base, conf) == -1)
 		log_warnx("reload: some status ports could not be bound");
 	hce_start(daemon_base, conf);
-	log_info("configuration reloaded: %zu pools", conf->npools);
+	log_info("configuration reloaded: %zu pools, %zu checks kept their "
+	    "state", conf->npools, kept);
 }
 
 /* The daemon: bind, detach, probe, answer, until told to stop. */

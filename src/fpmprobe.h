@@ -529,6 +529,7 @@ void	 wait_info_format(const struct wait_info *, char *, size_t);
 /* hce.c */
 void	 hce_start(struct event_base *, struct config *);
 void	 hce_stop(struct config *);
+size_t	 hce_carry(struct config *, struct config *);
 void	 hce_run_once(struct event_base *, struct config *, struct pool **,
 	    size_t);
 void	 probe_done(struct probe *, enum probe_result);

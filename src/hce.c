@@ -22,6 +22,8 @@ static void	probe_start(struct check *);
 static void	check_record(struct check *, struct probe *, uint64_t);
 static void	check_init(struct check *);
 static void	pool_prepare(struct config *, struct pool *);
+static int	check_same(const struct check *, const struct check *);
+static int	str_same(const char *, const char *);
 
 const struct check_ops *check_types[] = {
 	&check_fcgi_ops,
@@ -364,6 +366,83 @@ check_init(struct check *c)
 	c->st.done_us = now_us();	/* staleness counts from now */
 }
 
+/* Are two optional strings equal (both absent counts as equal)? */
+static int
+str_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Does a check probe the same thing, the same way, as another? */
+static int
+check_same(const struct check *a, const struct check *b)
+{
+	size_t	 i;
+
+	if (a->ops != b->ops || a->interval_ms != b->interval_ms ||
+	    a->timeout_ms != b->timeout_ms || a->rise != b->rise ||
+	    a->fall != b->fall || a->expect_status != b->expect_status ||
+	    a->expect_rows != b->expect_rows || a->port != b->port ||
+	    a->reconnect_always != b->reconnect_always || a->tls != b->tls ||
+	    a->tls_verify != b->tls_verify ||
+	    a->follow_redirects != b->follow_redirects ||
+	    a->nheaders != b->nheaders)
+		return 0;
+	for (i = 0; i < a->nheaders; i++)
+		if (strcmp(a->headers[i], b->headers[i]) != 0)
+			return 0;
+	return str_same(a->address.text, b->address.text) &&
+	    str_same(a->script, b->script) && str_same(a->uri, b->uri) &&
+	    str_same(a->query, b->query) &&
+	    str_same(a->expect_body, b->expect_body) &&
+	    str_same(a->conninfo, b->conninfo) &&
+	    str_same(a->password_file, b->password_file) &&
+	    str_same(a->host, b->host) && str_same(a->socket, b->socket) &&
+	    str_same(a->user, b->user) && str_same(a->password, b->password) &&
+	    str_same(a->database, b->database) &&
+	    str_same(a->expect, b->expect) && str_same(a->tls_ca, b->tls_ca) &&
+	    str_same(a->url, b->url) && str_same(a->method, b->method) &&
+	    str_same(a->unix_socket, b->unix_socket);
+}
+
+/*
+ * Before a reload: give every check of the new configuration that probes
+ * the same thing as a running one its state and history (no flap, no new
+ * rise), and every pool its last worker sample when it samples the same
+ * page.  hce_start() leaves such checks as they are.  Returns how many
+ * checks kept their state.
+ */
+size_t
+hce_carry(struct config *from, struct config *to)
+{
+	struct pool	*old, *pool;
+	struct check	*oc, *c;
+	size_t		 kept = 0;
+
+	TAILQ_FOREACH(pool, &to->pools, entry) {
+		if ((old = config_find_pool(from, pool->name)) == NULL)
+			continue;
+		TAILQ_FOREACH(c, &pool->checks, entry)
+			TAILQ_FOREACH(oc, &old->checks, entry)
+				if (strcmp(oc->name, c->name) == 0 &&
+				    oc->ops->type != CHECK_FPM_STATUS &&
+				    check_same(oc, c)) {
+					c->st = oc->st;
+					kept++;
+					break;
+				}
+		if (old->workers.have && str_same(old->status_path,
+		    pool->status_path) && pool->stuck_after_ms ==
+		    old->stuck_after_ms) {
+			pool->workers = old->workers;
+			memset(&old->workers, 0, sizeof(old->workers));
+		}
+	}
+	return kept;
+}
+
 /*
  * Start every check of every pool.  The first probes are spread over the
  * first interval so that pools do not fall into step.
@@ -380,7 +459,9 @@ hce_start(struct event_base *base, struct config *conf)
 	TAILQ_FOREACH(pool, &conf->pools, entry) {
 		pool_prepare(conf, pool);
 		TAILQ_FOREACH(c, &pool->checks, entry) {
-			check_init(c);
+			/* A check carried over a reload keeps its state. */
+			if (!c->st.have_result)
+				check_init(c);
 			hce_schedule(c, (unsigned int)(random() %
 			    (c->interval_ms / 4 + 1)));
 		}
