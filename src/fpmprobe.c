@@ -50,6 +50,7 @@ static int	run_daemon(int);
 static void	pidfile_open(void);
 static void	on_signal(int, short, void *);
 static void	reload(void);
+static void	on_watchdog(int, short, void *);
 static struct event_base *base_new(void);
 
 /* Print the usage text and exit. */
@@ -283,9 +284,11 @@ reload(void)
 	size_t		 kept;
 
 	log_info("reloading %s", conffile);
+	notify_send("RELOADING=1");
 	if ((next = load(conffile)) == NULL) {
 		log_warnx("reload refused: %s is invalid; keeping the running "
 		    "configuration", conffile);
+		notify_send("READY=1");
 		return;
 	}
 	marks_carry(conf, next);
@@ -305,14 +308,24 @@ reload(void)
 	hce_start(daemon_base, conf);
 	log_info("configuration reloaded: %zu pools, %zu checks kept their "
 	    "state", conf->npools, kept);
+	notify_send("READY=1");
+}
+
+/* Tell the service manager's watchdog that the event loop still turns. */
+static void
+on_watchdog(int fd, short ev, void *arg)
+{
+	notify_send("WATCHDOG=1");
 }
 
 /* The daemon: bind, detach, probe, answer, until told to stop. */
 static int
 run_daemon(int foreground)
 {
-	struct event	*sigs[4];
+	struct event	*sigs[4], *watchdog = NULL;
+	struct timeval	 tv;
 	int		 signals[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
+	uint64_t	 usec;
 	size_t		 i;
 
 	if ((conf = load(conffile)) == NULL)
@@ -342,7 +355,21 @@ run_daemon(int foreground)
 	}
 	hce_start(daemon_base, conf);
 	log_info("started: %zu pools", conf->npools);
+	notify_send("READY=1");
+	if (notify_watchdog_usec(&usec) == 0) {
+		/* Ping at half the interval, as sd_watchdog_enabled(3) advises. */
+		usec = usec / 2 > 0 ? usec / 2 : 1;
+		tv.tv_sec = (time_t)(usec / 1000000);
+		tv.tv_usec = (suseconds_t)(usec % 1000000);
+		watchdog = event_new(daemon_base, -1, EV_PERSIST, on_watchdog,
+		    NULL);
+		if (watchdog == NULL || evtimer_add(watchdog, &tv) == -1)
+			fatalx("watchdog timer");
+	}
 	event_base_dispatch(daemon_base);
+	notify_send("STOPPING=1");
+	if (watchdog != NULL)
+		event_free(watchdog);
 
 	hce_stop(conf);
 	agent_stop();

@@ -600,4 +600,8 @@ void	 report_json(struct buf *, struct config *, struct pool **, size_t);
 void	 json_str(struct buf *, const char *);
 void	 json_strn(struct buf *, const char *, size_t);
 
+/* notify.c */
+void	 notify_send(const char *);
+int	 notify_watchdog_usec(uint64_t *);
+
 #endif /* FPMPROBE_H */

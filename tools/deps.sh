@@ -16,6 +16,8 @@ PACKAGES=(
 	postgresql mariadb-server mariadb-client haproxy nginx
 	# tools the test scripts use (ps/pgrep, ss, runuser, JSON checks)
 	procps iproute2 util-linux coreutils psmisc python3
+	# systemd-analyze verify of the unit
+	systemd
 	# checks
 	shellcheck valgrind
 )
