@@ -29,8 +29,10 @@
 struct agent_listener {
 	struct evconnlistener	*lev;
 	struct pool		*pool;
+	char			*poolname;	/* of pool, across reloads */
 	struct event		*resume;	/* after EMFILE */
 	char			*text;
+	int			 stale;		/* not asked for (yet) */
 };
 
 enum agent_state {
@@ -63,6 +65,7 @@ static void	agent_linger(int, short, void *);
 static void	agent_answer(struct agent_conn *, struct pool *, const char *);
 static void	agent_arm(struct agent_conn *, short, event_callback_fn);
 static void	agent_close(struct agent_conn *);
+static void	agent_listener_free(struct agent_listener *);
 static int	agent_listen_one(struct event_base *, const struct address *,
 		    struct pool *);
 
@@ -82,7 +85,20 @@ agent_listen_one(struct event_base *base, const struct address *a,
 {
 	struct agent_listener	*l;
 	struct evconnlistener	*lev;
+	const char		*name = pool != NULL ? pool->name : NULL;
+	size_t			 i;
 
+	/* Already open for the same pool: keep it, bound as it is. */
+	for (i = 0; i < nlisteners; i++) {
+		l = &listeners[i];
+		if (l->stale && strcmp(l->text, a->text) == 0 &&
+		    (name == NULL ? l->poolname == NULL : l->poolname != NULL &&
+		    strcmp(l->poolname, name) == 0)) {
+			l->stale = 0;
+			l->pool = pool;
+			return 0;
+		}
+	}
 	if (a->ss.ss_family == AF_UNIX)
 		unlink(((const struct sockaddr_un *)&a->ss)->sun_path);
 	lev = evconnlistener_new_bind(base, agent_accept, NULL,
@@ -98,6 +114,7 @@ agent_listen_one(struct event_base *base, const struct address *a,
 	memset(l, 0, sizeof(*l));
 	l->lev = lev;
 	l->pool = pool;
+	l->poolname = name != NULL ? xstrdup(name) : NULL;
 	l->text = xstrdup(a->text);
 	evconnlistener_set_error_cb(lev, agent_accept_error);
 	log_debug("agent: listening on %s for %s", a->text,
@@ -105,19 +122,36 @@ agent_listen_one(struct event_base *base, const struct address *a,
 	return 0;
 }
 
+/* Close one listener and release it. */
+static void
+agent_listener_free(struct agent_listener *l)
+{
+	evconnlistener_free(l->lev);
+	if (l->resume != NULL)
+		event_free(l->resume);
+	free(l->poolname);
+	free(l->text);
+}
+
 /*
  * Bind every agent port: agent.listen (serving one pool directly when
- * only one is configured) and each pool's agent_listen.
+ * only one is configured) and each pool's agent_listen.  On a reload,
+ * a port still asked for, for the same pool, stays open as it is (no
+ * connection is refused while the configuration changes); the others
+ * are closed.  Connections in flight hold no pointer into the old
+ * configuration, so they finish against the new one.
  */
 int
 agent_start(struct event_base *base, struct config *conf)
 {
 	struct pool	*pool, *only = NULL;
-	size_t		 i;
+	size_t		 i, n;
 	int		 rv = 0;
 
 	agent_base = base;
 	agent_conf = conf;
+	for (i = 0; i < nlisteners; i++)
+		listeners[i].stale = 1;
 	if (conf->npools == 1)
 		only = TAILQ_FIRST(&conf->pools);
 	for (i = 0; i < conf->agent_listen.n; i++)
@@ -129,10 +163,28 @@ agent_start(struct event_base *base, struct config *conf)
 			if (agent_listen_one(base, &pool->agent_listen.addr[i],
 			    pool) == -1)
 				rv = -1;
-	/* Callbacks find their listener through the array from now on. */
-	for (i = 0; i < nlisteners; i++)
+	for (i = n = 0; i < nlisteners; i++) {
+		if (listeners[i].stale) {
+			log_debug("agent: no longer listening on %s",
+			    listeners[i].text);
+			agent_listener_free(&listeners[i]);
+		} else
+			listeners[n++] = listeners[i];
+	}
+	nlisteners = n;
+	/*
+	 * Callbacks find their listener through the array from now on; a
+	 * paused listener resumes, as its timer knew the old address.
+	 */
+	for (i = 0; i < nlisteners; i++) {
+		if (listeners[i].resume != NULL) {
+			event_free(listeners[i].resume);
+			listeners[i].resume = NULL;
+			evconnlistener_enable(listeners[i].lev);
+		}
 		evconnlistener_set_cb(listeners[i].lev, agent_accept,
 		    &listeners[i]);
+	}
 	for (i = 0; i < nlisteners; i++)
 		evconnlistener_set_error_cb(listeners[i].lev,
 		    agent_accept_error);
@@ -145,12 +197,8 @@ agent_stop(void)
 {
 	size_t	 i;
 
-	for (i = 0; i < nlisteners; i++) {
-		evconnlistener_free(listeners[i].lev);
-		if (listeners[i].resume != NULL)
-			event_free(listeners[i].resume);
-		free(listeners[i].text);
-	}
+	for (i = 0; i < nlisteners; i++)
+		agent_listener_free(&listeners[i]);
 	free(listeners);
 	listeners = NULL;
 	nlisteners = 0;

@@ -294,7 +294,6 @@ reload(void)
 	marks_carry(conf, next);
 	kept = hce_carry(conf, next);
 	hce_stop(conf);
-	agent_stop();
 	httpd_stop();
 	control_stop();
 	config_free(conf);
