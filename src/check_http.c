@@ -120,6 +120,13 @@ http_start(struct probe *p)
 	curl_easy_setopt(hp->easy, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(hp->easy, CURLOPT_USERAGENT,
 	    "fpmprobe/" PACKAGE_VERSION);
+#if LIBCURL_VERSION_NUM >= 0x075700
+	/*
+	 * Abandoning a probe whose name is still resolving must not wait for
+	 * the resolver thread: that would stall the event loop, agent included.
+	 */
+	curl_easy_setopt(hp->easy, CURLOPT_QUICK_EXIT, 1L);
+#endif
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(hp->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(hp->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -220,11 +227,11 @@ http_finish(struct probe *p, CURLcode rc)
 			    p->check->unix_socket != NULL ?
 			    p->check->unix_socket : p->check->url);
 		else
-			probe_fail(p, PR_CONNECT_ERROR, "%s", why);
+			probe_fail(p, PR_CONNECT_ERROR, "(%s)", why);
 		return;
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
-		probe_fail(p, PR_DNS, "%s", why);
+		probe_fail(p, PR_DNS, "(%s)", why);
 		return;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
@@ -233,7 +240,7 @@ http_finish(struct probe *p, CURLcode rc)
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_ISSUER_ERROR:
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-		probe_fail(p, PR_TLS, "%s", why);
+		probe_fail(p, PR_TLS, "(%s)", why);
 		return;
 	case CURLE_WRITE_ERROR:
 		if (hp->too_big) {
@@ -247,12 +254,12 @@ http_finish(struct probe *p, CURLcode rc)
 		return;
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
-		probe_fail(p, PR_IO_ERROR, "%s", why);
+		probe_fail(p, PR_IO_ERROR, "(%s)", why);
 		return;
 	default:
 		break;
 	}
-	probe_fail(p, PR_PROTOCOL, "%s", why);
+	probe_fail(p, PR_PROTOCOL, "(%s)", why);
 }
 
 /* A complete answer: judge its status and body. */
