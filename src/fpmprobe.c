@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,7 @@ static void	on_signal(int, short, void *);
 static void	reload(void);
 static void	on_watchdog(int, short, void *);
 static struct event_base *base_new(void);
+static void	drop_privileges(void);
 
 /* Print the usage text and exit. */
 static void
@@ -255,6 +258,44 @@ pidfile_open(void)
 		fatal("%s: write", pidfile);
 }
 
+/*
+ * Become the configuration's user (and group, else the user's), for
+ * good, once every port is bound and the pid file written.  Refuses to
+ * go on if root could be regained.
+ */
+static void
+drop_privileges(void)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	gid_t		 gid;
+
+	if (conf->user == NULL)
+		return;
+	if ((pw = getpwnam(conf->user)) == NULL)
+		fatalx("user %s: no such user", conf->user);
+	gid = pw->pw_gid;
+	if (conf->group != NULL) {
+		if ((gr = getgrnam(conf->group)) == NULL)
+			fatalx("group %s: no such group", conf->group);
+		gid = gr->gr_gid;
+	}
+	if (geteuid() != 0) {
+		if (geteuid() == pw->pw_uid)
+			return;
+		fatalx("user %s: only root can become another user",
+		    conf->user);
+	}
+	if (initgroups(pw->pw_name, gid) == -1 ||
+	    setresgid(gid, gid, gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("cannot become user %s", conf->user);
+	if (setuid(0) != -1 || seteuid(0) != -1)
+		fatalx("user %s: root could be regained", conf->user);
+	log_info("running as user %s (uid %u, gid %u)", pw->pw_name,
+	    (unsigned int)pw->pw_uid, (unsigned int)gid);
+}
+
 /* SIGTERM/SIGINT stop cleanly; SIGHUP reloads. */
 static void
 on_signal(int sig, short ev, void *arg)
@@ -346,6 +387,7 @@ run_daemon(int foreground)
 			fatalx("event_reinit");
 	}
 	pidfile_open();
+	drop_privileges();
 	for (i = 0; signals[i] != 0; i++) {
 		sigs[i] = evsignal_new(daemon_base, signals[i], on_signal,
 		    daemon_base);
