@@ -215,6 +215,11 @@ control_start(struct event_base *base, struct config *conf)
 	mode_t			 old;
 
 	control_conf = conf;
+	/* A reload that keeps the path keeps the socket open. */
+	if (control_lev != NULL && conf->control_socket != NULL &&
+	    strcmp(conf->control_socket, control_path) == 0)
+		return 0;
+	control_stop();
 	if (conf->control_socket == NULL)
 		return 0;
 	if (sun_fill(&sun, conf->control_socket) == -1) {

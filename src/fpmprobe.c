@@ -335,8 +335,6 @@ reload(void)
 	marks_carry(conf, next);
 	kept = hce_carry(conf, next);
 	hce_stop(conf);
-	httpd_stop();
-	control_stop();
 	config_free(conf);
 	conf = next;
 	if (control_start(daemon_base, conf) == -1)

@@ -27,6 +27,7 @@ static void	httpd_request(struct evhttp_request *, void *);
 static void	httpd_reply(struct evhttp_request *, int, const char *,
 		    const char *, const struct buf *);
 static int	httpd_track(struct evhttp_connection *);
+static int	httpd_same(const struct address_list *);
 static void	httpd_closed(struct evhttp_connection *, void *);
 
 static struct evhttp		*httpd;
@@ -34,6 +35,7 @@ static struct config		*httpd_conf;
 static struct evhttp_connection	*httpd_conns[HTTPD_CLIENTS_MAX];
 static size_t			 httpd_nconns;
 static uint64_t			 httpd_start_time;
+static struct address_list	 httpd_bound;	/* what httpd listens on */
 
 /* Bind every http.listen address; -1 if any cannot be bound. */
 int
@@ -45,6 +47,10 @@ httpd_start(struct event_base *base, struct config *conf)
 	int			 rv = 0;
 
 	httpd_conf = conf;
+	/* A reload that keeps the addresses keeps the sockets open. */
+	if (httpd != NULL && httpd_same(&conf->http_listen))
+		return 0;
+	httpd_stop();
 	if (conf->http_listen.n == 0)
 		return 0;
 	if (httpd_start_time == 0)
@@ -75,7 +81,26 @@ httpd_start(struct event_base *base, struct config *conf)
 		}
 		log_debug("http: listening on %s", a->text);
 	}
+	httpd_bound.addr = xcalloc(conf->http_listen.n,
+	    sizeof(*httpd_bound.addr));
+	for (i = 0; i < conf->http_listen.n; i++)
+		httpd_bound.addr[i].text = xstrdup(conf->http_listen.addr[i].text);
+	httpd_bound.n = conf->http_listen.n;
 	return rv;
+}
+
+/* Does the configuration ask for the addresses httpd listens on? */
+static int
+httpd_same(const struct address_list *want)
+{
+	size_t	 i;
+
+	if (want->n != httpd_bound.n)
+		return 0;
+	for (i = 0; i < want->n; i++)
+		if (strcmp(want->addr[i].text, httpd_bound.addr[i].text) != 0)
+			return 0;
+	return 1;
 }
 
 /* Close the listeners and every connection. */
@@ -87,6 +112,7 @@ httpd_stop(void)
 	evhttp_free(httpd);	/* frees the connections: no close callbacks */
 	httpd = NULL;
 	httpd_nconns = 0;
+	address_list_free(&httpd_bound);
 }
 
 /*
