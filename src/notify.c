@@ -1,7 +1,8 @@
 /*
- * The service manager's readiness protocol (sd_notify(3)) without
- * libsystemd: one datagram per state change to the AF_UNIX socket named
- * by $NOTIFY_SOCKET, and the watchdog interval from $WATCHDOG_USEC.
+ * The service manager's readiness protocol (sd_notify(3)): through
+ * libsystemd when configure found it, otherwise one datagram per state
+ * change to the AF_UNIX socket named by $NOTIFY_SOCKET; and the watchdog
+ * interval from $WATCHDOG_USEC.
  */
 
 #include "config.h"
@@ -17,7 +18,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
 #include "fpmprobe.h"
+
+#ifndef HAVE_LIBSYSTEMD
+static void	notify_datagram(const char *, const char *);
+#endif
 
 static int	notify_parse_u64(const char *, uint64_t *);
 
@@ -46,15 +55,29 @@ notify_parse_u64(const char *s, uint64_t *out)
 void
 notify_send(const char *state)
 {
+	const char	*path;
+
+	if ((path = getenv("NOTIFY_SOCKET")) == NULL || *path == '\0')
+		return;
+#ifdef HAVE_LIBSYSTEMD
+	if (sd_notify(0, state) <= 0)
+		log_warnx("NOTIFY_SOCKET %s: cannot send %s", path, state);
+#else
+	notify_datagram(path, state);
+#endif
+}
+
+#ifndef HAVE_LIBSYSTEMD
+/* Send one state as a datagram to the service manager's socket. */
+static void
+notify_datagram(const char *path, const char *state)
+{
 	struct sockaddr_un	 sun;
-	const char		*path;
 	size_t			 plen, slen;
 	socklen_t		 alen;
 	ssize_t			 n;
 	int			 fd;
 
-	if ((path = getenv("NOTIFY_SOCKET")) == NULL || *path == '\0')
-		return;
 	plen = strlen(path);
 	if ((path[0] != '/' && path[0] != '@') ||
 	    plen >= sizeof(sun.sun_path)) {
@@ -82,6 +105,7 @@ notify_send(const char *state)
 		log_warn("NOTIFY_SOCKET %s: %s", path, state);
 	close(fd);
 }
+#endif
 
 /*
  * The watchdog interval the service manager expects pings within, in
