@@ -50,6 +50,7 @@ static struct config *load(const char *);
 static int	run_once(int, char **, int);
 static int	run_daemon(int);
 static void	pidfile_open(void);
+static void	pidfile_write(void);
 static void	on_signal(int, short, void *);
 static void	reload(void);
 static void	on_watchdog(int, short, void *);
@@ -235,14 +236,12 @@ run_once(int argc, char **argv, int json)
 
 /*
  * Create and lock the pid file; refuse to start when another live
- * instance holds it.  The lock lasts as long as the process.
+ * instance holds it.  The lock lasts as long as the process (and its
+ * child after daemon()).
  */
 static void
 pidfile_open(void)
 {
-	char	 pid[32];
-	int	 len;
-
 	if (pidfile == NULL)
 		return;
 	pidfd = open(pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -253,6 +252,17 @@ pidfile_open(void)
 			fatalx("%s: another fpmprobe is running", pidfile);
 		fatal("%s: lock", pidfile);
 	}
+}
+
+/* Write our pid into the locked pid file (after detaching). */
+static void
+pidfile_write(void)
+{
+	char	 pid[32];
+	int	 len;
+
+	if (pidfd == -1)
+		return;
 	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(pidfd, 0) == -1 || write(pidfd, pid, (size_t)len) != len)
 		fatal("%s: write", pidfile);
@@ -369,6 +379,7 @@ run_daemon(int foreground)
 	if ((conf = load(conffile)) == NULL)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
+	pidfile_open();		/* another instance: refuse before binding */
 	daemon_base = base_new();
 	if (agent_start(daemon_base, conf) == -1)
 		return 1;
@@ -377,6 +388,11 @@ run_daemon(int foreground)
 	if (control_start(daemon_base, conf) == -1)
 		return 1;
 	state_load(conf);
+	/*
+	 * Whatever can refuse to start does so before detaching, so that
+	 * the exit status says it.  The pid file's lock outlives the fork.
+	 */
+	drop_privileges();
 	if (!foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
@@ -384,8 +400,7 @@ run_daemon(int foreground)
 		if (event_reinit(daemon_base) == -1)
 			fatalx("event_reinit");
 	}
-	pidfile_open();
-	drop_privileges();
+	pidfile_write();
 	for (i = 0; signals[i] != 0; i++) {
 		sigs[i] = evsignal_new(daemon_base, signals[i], on_signal,
 		    daemon_base);
@@ -419,7 +434,9 @@ run_daemon(int foreground)
 	config_free(conf);
 	event_base_free(daemon_base);
 	if (pidfd != -1) {
-		unlink(pidfile);
+		/* Without the right to remove it, leave it empty. */
+		if (unlink(pidfile) == -1 && ftruncate(pidfd, 0) == -1)
+			log_warn("%s", pidfile);
 		close(pidfd);
 	}
 	return 0;
