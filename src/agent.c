@@ -58,7 +58,7 @@ struct agent_conn {
 static void	agent_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	agent_accept_error(struct evconnlistener *, void *);
-static void	agent_resume(int, short, void *);
+static void	listener_resume(int, short, void *);
 static void	agent_read_name(int, short, void *);
 static void	agent_write(int, short, void *);
 static void	agent_linger(int, short, void *);
@@ -204,36 +204,44 @@ agent_stop(void)
 	nlisteners = 0;
 }
 
-/*
- * Accepting failed (out of descriptors): pause this listener for a
- * moment instead of spinning on a socket that stays readable.
- */
+/* Accepting failed on an agent port. */
 static void
 agent_accept_error(struct evconnlistener *lev, void *arg)
 {
 	struct agent_listener	*l = arg;
-	struct timeval		 tv = { 0, AGENT_ACCEPT_PAUSE_MS * 1000 };
-	int			 err = EVUTIL_SOCKET_ERROR();
+
+	listener_pause(agent_base, lev, &l->resume, "agent", l->text);
+}
+
+/*
+ * Accepting failed: out of descriptors, pause the listener for a moment
+ * instead of spinning on a socket that stays readable.  *resume is the
+ * listener's timer, made on first use; "who" and "text" name it in logs.
+ */
+void
+listener_pause(struct event_base *base, struct evconnlistener *lev,
+    struct event **resume, const char *who, const char *text)
+{
+	struct timeval	 tv = { 0, AGENT_ACCEPT_PAUSE_MS * 1000 };
+	int		 err = EVUTIL_SOCKET_ERROR();
 
 	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
-		log_warnx("agent: accept on %s: %s", l->text, strerror(err));
+		log_warnx("%s: accept on %s: %s", who, text, strerror(err));
 		return;
 	}
-	log_warnx("agent: accept on %s: %s; pausing", l->text, strerror(err));
+	log_warnx("%s: accept on %s: %s; pausing", who, text, strerror(err));
 	evconnlistener_disable(lev);
-	if (l->resume == NULL &&
-	    (l->resume = evtimer_new(agent_base, agent_resume, l)) == NULL)
+	if (*resume == NULL &&
+	    (*resume = evtimer_new(base, listener_resume, lev)) == NULL)
 		fatalx("evtimer_new");
-	evtimer_add(l->resume, &tv);
+	evtimer_add(*resume, &tv);
 }
 
 /* Accept again after a pause. */
 static void
-agent_resume(int fd, short ev, void *arg)
+listener_resume(int fd, short ev, void *arg)
 {
-	struct agent_listener	*l = arg;
-
-	evconnlistener_enable(l->lev);
+	evconnlistener_enable(arg);
 }
 
 /* A new agent connection: check it, then answer or wait for a name. */

@@ -574,6 +574,9 @@ const struct verdict *pool_verdict(struct pool *, uint64_t);
 int	 agent_start(struct event_base *, struct config *);
 void	 agent_stop(void);
 extern uint64_t agent_answers[];	/* by pool_state, then unknown pool */
+struct evconnlistener;
+void	 listener_pause(struct event_base *, struct evconnlistener *,
+	    struct event **, const char *, const char *);
 
 /* control.c */
 int	 control_start(struct event_base *, struct config *);

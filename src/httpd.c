@@ -29,6 +29,14 @@ static void	httpd_reply(struct evhttp_request *, int, const char *,
 static int	httpd_track(struct evhttp_connection *);
 static int	httpd_same(const struct address_list *);
 static void	httpd_closed(struct evhttp_connection *, void *);
+static void	httpd_accept_error(struct evconnlistener *, void *);
+
+/* A listening socket, and the timer that resumes it after EMFILE. */
+struct httpd_listener {
+	struct evconnlistener	*lev;
+	struct event		*resume;
+	char			*text;
+};
 
 static struct evhttp		*httpd;
 static struct config		*httpd_conf;
@@ -36,6 +44,8 @@ static struct evhttp_connection	*httpd_conns[HTTPD_CLIENTS_MAX];
 static size_t			 httpd_nconns;
 static uint64_t			 httpd_start_time;
 static struct address_list	 httpd_bound;	/* what httpd listens on */
+static struct httpd_listener	*httpd_listeners;
+static size_t			 httpd_nlisteners;
 
 /* Bind every http.listen address; -1 if any cannot be bound. */
 int
@@ -64,6 +74,8 @@ httpd_start(struct event_base *base, struct config *conf)
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(httpd, httpd_request, NULL);
+	httpd_listeners = xcalloc(conf->http_listen.n,
+	    sizeof(*httpd_listeners));
 	for (i = 0; i < conf->http_listen.n; i++) {
 		a = &conf->http_listen.addr[i];
 		if (a->ss.ss_family == AF_UNIX)
@@ -79,6 +91,10 @@ httpd_start(struct event_base *base, struct config *conf)
 			rv = -1;
 			continue;
 		}
+		/* evhttp sets no error callback: without one, EMFILE spins. */
+		evconnlistener_set_error_cb(lev, httpd_accept_error);
+		httpd_listeners[httpd_nlisteners].lev = lev;
+		httpd_listeners[httpd_nlisteners++].text = xstrdup(a->text);
 		log_debug("http: listening on %s", a->text);
 	}
 	httpd_bound.addr = xcalloc(conf->http_listen.n,
@@ -107,12 +123,35 @@ httpd_same(const struct address_list *want)
 void
 httpd_stop(void)
 {
+	size_t	 i;
+
 	if (httpd == NULL)
 		return;
 	evhttp_free(httpd);	/* frees the connections: no close callbacks */
 	httpd = NULL;
 	httpd_nconns = 0;
 	address_list_free(&httpd_bound);
+	for (i = 0; i < httpd_nlisteners; i++) {
+		if (httpd_listeners[i].resume != NULL)
+			event_free(httpd_listeners[i].resume);
+		free(httpd_listeners[i].text);
+	}
+	free(httpd_listeners);
+	httpd_listeners = NULL;
+	httpd_nlisteners = 0;
+}
+
+/* Accepting failed on a status port. */
+static void
+httpd_accept_error(struct evconnlistener *lev, void *arg)
+{
+	size_t	 i;
+
+	for (i = 0; i < httpd_nlisteners; i++)
+		if (httpd_listeners[i].lev == lev)
+			listener_pause(evconnlistener_get_base(lev), lev,
+			    &httpd_listeners[i].resume, "http",
+			    httpd_listeners[i].text);
 }
 
 /*
