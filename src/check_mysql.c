@@ -27,7 +27,6 @@
 
 #include "fpmprobe.h"
 
-#define MY_PASSWORD_MAX		1024
 #define MY_QUOTE_MAX		32	/* of a value quoted in a reason */
 #define MY_MESSAGE_MAX		96	/* of a server message in a reason */
 #define MY_AUDIT_EVERY		10	/* probes, at least, between audits */
@@ -100,9 +99,6 @@ static int	my_audit_due(const struct my_keep *, uint64_t);
 static int64_t	my_number(const char *, unsigned long);
 static int	my_os_error(const char *);
 static void	my_target(const struct check *, char *, size_t);
-static void	my_quote(char *, size_t, const char *, size_t);
-static void	scrub_secret(char *, const char *);
-static int	password_read(const char *, char **, char *, size_t);
 
 const struct check_ops check_mysql_ops = {
 	.name = "mysql",
@@ -489,7 +485,7 @@ my_query_done(struct probe *p)
 	if (c->expect != NULL && (row == NULL || len == NULL ||
 	    row[0] == NULL || len[0] != strlen(c->expect) ||
 	    memcmp(row[0], c->expect, len[0]) != 0)) {
-		my_quote(want, sizeof(want), c->expect, strlen(c->expect));
+		quote_value(want, sizeof(want), c->expect, strlen(c->expect));
 		if (row == NULL || len == NULL)
 			my_fail(p, PR_DB_EXPECT, "(no value, want \"%s\")",
 			    want);
@@ -497,7 +493,7 @@ my_query_done(struct probe *p)
 			my_fail(p, PR_DB_EXPECT, "(got NULL, want \"%s\")",
 			    want);
 		else {
-			my_quote(got, sizeof(got), row[0], len[0]);
+			quote_value(got, sizeof(got), row[0], len[0]);
 			my_fail(p, PR_DB_EXPECT, "(got \"%s\", want \"%s\")",
 			    got, want);
 		}
@@ -742,73 +738,5 @@ my_target(const struct check *c, char *out, size_t outlen)
 		snprintf(out, outlen, "%s:%u", c->host, c->port);
 }
 
-/* A value as a reason quotes it: printable, short, cut visibly. */
-static void
-my_quote(char *out, size_t outlen, const char *v, size_t len)
-{
-	size_t	 room = outlen - 3;		/* for "..." */
 
-	sanitize_text(out, room, v, len);
-	if (len >= room)
-		strlcpy_safe(out + strlen(out), "...", outlen - strlen(out));
-}
 
-/* Blank out every occurrence of a secret in a text. */
-static void
-scrub_secret(char *text, const char *secret)
-{
-	size_t	 len;
-	char	*s;
-
-	if (secret == NULL || (len = strlen(secret)) == 0)
-		return;
-	while ((s = strstr(text, secret)) != NULL)
-		memset(s, '*', len);
-}
-
-/*
- * Read a password file: its content less one trailing newline.  The
- * caller wipes and frees *out.
- */
-static int
-password_read(const char *path, char **out, char *err, size_t errlen)
-{
-	char	 buf[MY_PASSWORD_MAX + 2];
-	size_t	 len = 0;
-	ssize_t	 n;
-	int	 fd, saved;
-
-	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return -1;
-	}
-	while (len < sizeof(buf) - 1) {
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			saved = errno;
-			close(fd);
-			explicit_bzero(buf, sizeof(buf));
-			snprintf(err, errlen, "%s", strerror(saved));
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (len > MY_PASSWORD_MAX) {
-		explicit_bzero(buf, sizeof(buf));
-		snprintf(err, errlen, "longer than %d bytes", MY_PASSWORD_MAX);
-		return -1;
-	}
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	*out = xstrndup(buf, len);
-	explicit_bzero(buf, sizeof(buf));
-	return 0;
-}

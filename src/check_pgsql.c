@@ -27,7 +27,6 @@
 
 #include "fpmprobe.h"
 
-#define PG_PASSWORD_MAX		1024
 #define PG_QUOTE_MAX		32	/* of a value quoted in a reason */
 #define PG_MESSAGE_MAX		96	/* of a server message in a reason */
 #define PG_AUDIT_EVERY		10	/* probes, at least, between audits */
@@ -106,11 +105,8 @@ static void	pg_close_conn(struct probe *);
 static enum probe_phase pg_phase(PGconn *);
 static int	pg_audit_due(const struct pg_keep *, uint64_t);
 static void	pg_notice(void *, const char *);
-static void	pg_quote(char *, size_t, const char *, size_t);
 static const char *pg_sqlstate_find(const char *, char *);
 static void	pg_first_line(char *, size_t, const char *);
-static void	scrub_secret(char *, const char *);
-static int	password_read(const char *, char **, char *, size_t);
 
 const struct check_ops check_pgsql_ops = {
 	.name = "pgsql",
@@ -440,7 +436,7 @@ pg_result(struct probe *p, PGresult *res)
 		v = PQgetvalue(res, 0, 0);
 		ps->ans.first_match = !ps->ans.first_null &&
 		    c->expect != NULL && strcmp(v, c->expect) == 0;
-		pg_quote(ps->ans.first, sizeof(ps->ans.first), v,
+		quote_value(ps->ans.first, sizeof(ps->ans.first), v,
 		    (size_t)PQgetlength(res, 0, 0));
 		break;
 	case PGRES_COMMAND_OK:
@@ -500,7 +496,7 @@ pg_query_done(struct probe *p)
 	}
 	if (c->expect != NULL && !(ps->ans.have_first &&
 	    ps->ans.first_match)) {
-		pg_quote(want, sizeof(want), c->expect, strlen(c->expect));
+		quote_value(want, sizeof(want), c->expect, strlen(c->expect));
 		if (!ps->ans.have_first)
 			pg_fail(p, PR_DB_EXPECT, "(no value, want \"%s\")",
 			    want);
@@ -685,16 +681,6 @@ pg_notice(void *arg, const char *message)
 {
 }
 
-/* A value as a reason quotes it: printable, short, cut visibly. */
-static void
-pg_quote(char *out, size_t outlen, const char *v, size_t len)
-{
-	size_t	 room = outlen - 3;		/* for "..." */
-
-	sanitize_text(out, room, v, len);
-	if (len >= room)
-		strlcpy_safe(out + strlen(out), "...", outlen - strlen(out));
-}
 
 /*
  * Find "SEVERITY:  XXXXX: " in a verbose libpq message.  Returns the
@@ -727,62 +713,4 @@ pg_first_line(char *out, size_t outlen, const char *msg)
 	sanitize_text(out, outlen, msg, strcspn(msg, "\n"));
 }
 
-/* Blank out every occurrence of a secret in a text. */
-static void
-scrub_secret(char *text, const char *secret)
-{
-	size_t	 len;
-	char	*s;
 
-	if (secret == NULL || (len = strlen(secret)) == 0)
-		return;
-	while ((s = strstr(text, secret)) != NULL)
-		memset(s, '*', len);
-}
-
-/*
- * Read a password file: its content less one trailing newline.  The
- * caller wipes and frees *out.
- */
-static int
-password_read(const char *path, char **out, char *err, size_t errlen)
-{
-	char	 buf[PG_PASSWORD_MAX + 2];
-	size_t	 len = 0;
-	ssize_t	 n;
-	int	 fd, saved;
-
-	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return -1;
-	}
-	while (len < sizeof(buf) - 1) {
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			saved = errno;
-			close(fd);
-			explicit_bzero(buf, sizeof(buf));
-			snprintf(err, errlen, "%s", strerror(saved));
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (len > PG_PASSWORD_MAX) {
-		explicit_bzero(buf, sizeof(buf));
-		snprintf(err, errlen, "longer than %d bytes", PG_PASSWORD_MAX);
-		return -1;
-	}
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	*out = xstrndup(buf, len);
-	explicit_bzero(buf, sizeof(buf));
-	return 0;
-}

@@ -50,6 +50,7 @@
 #define REASON_MAX		119
 #define AGENT_REPLY_MAX		(REASON_MAX + 32)
 #define DETAIL_MAX		256
+#define PASSWORD_MAX		1024	/* bytes of a password_file */
 
 /* Latency samples kept per check, for p50/p99/max. */
 #define LATENCY_WINDOW		256
@@ -490,6 +491,9 @@ void	 errlist_add(struct errlist *, const char *, ...)
 void	 errlist_free(struct errlist *);
 size_t	 strlcpy_safe(char *, const char *, size_t);
 void	 sanitize_text(char *, size_t, const char *, size_t);
+void	 quote_value(char *, size_t, const char *, size_t);
+void	 scrub_secret(char *, const char *);
+int	 password_read(const char *, char **, char *, size_t);
 
 /* config.c */
 struct config	*config_load(const char *, struct errlist *);

@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fpmprobe.h"
 
@@ -429,4 +431,75 @@ sanitize_text(char *dst, size_t dstlen, const char *src, size_t srclen)
 	while (o > 0 && dst[o - 1] == ' ')
 		o--;
 	dst[o] = '\0';
+}
+
+/* A value as a reason quotes it: printable, short, cut visibly. */
+void
+quote_value(char *out, size_t outlen, const char *v, size_t len)
+{
+	size_t	 room = outlen - 3;		/* for "..." */
+
+	sanitize_text(out, room, v, len);
+	if (len >= room)
+		strlcpy_safe(out + strlen(out), "...", outlen - strlen(out));
+}
+
+/* Blank out every occurrence of a secret in a text. */
+void
+scrub_secret(char *text, const char *secret)
+{
+	size_t	 len;
+	char	*s;
+
+	if (secret == NULL || (len = strlen(secret)) == 0)
+		return;
+	while ((s = strstr(text, secret)) != NULL)
+		memset(s, '*', len);
+}
+
+/*
+ * Read a password file: its content less one trailing newline.  The
+ * caller wipes and frees *out.
+ */
+int
+password_read(const char *path, char **out, char *err, size_t errlen)
+{
+	char	 buf[PASSWORD_MAX + 2];
+	size_t	 len = 0;
+	ssize_t	 n;
+	int	 fd, saved;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	while (len < sizeof(buf) - 1) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			saved = errno;
+			close(fd);
+			explicit_bzero(buf, sizeof(buf));
+			snprintf(err, errlen, "%s", strerror(saved));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len > PASSWORD_MAX) {
+		explicit_bzero(buf, sizeof(buf));
+		snprintf(err, errlen, "longer than %d bytes", PASSWORD_MAX);
+		return -1;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	*out = xstrndup(buf, len);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
 }
