@@ -199,17 +199,20 @@ test_workers(void)
 	pool.max_children = 0;
 	sample(4, 4, 1, 10, 60, now);
 	policy_update(&pool, now, 0);
-	ok(pool.verdict.state == POOL_UP && pool.verdict.weight >= 1 &&
-	    pool.verdict.weight < 10, "a long queue lowers the weight, never "
-	    "below 1%% (%u)", pool.verdict.weight);
-
-	sample(1, 0, 0, 10, 100000, now);
+	is_str(pool.verdict.reply, "ready up 100%\n",
+	    "a long queue on a busy pool does not lower the weight");
+	sample(4, 4, 1, 10, 3, now);
 	policy_update(&pool, now, 0);
 	is_str(pool.verdict.reply, "ready up 100%\n",
-	    "a queue with idle workers does not lower the weight");
-	sample(1, 1, 1, 10, 100000, now);
+	    "so equally busy pools keep equal weights, whatever their queues");
+	sample(4, 4, 12, 10, 60, now);
 	policy_update(&pool, now, 0);
-	is_str(pool.verdict.reply, "ready up 1%\n", "a huge queue: 1%%");
+	ok(pool.verdict.state == POOL_DOWN, "every worker stuck, queue or not: "
+	    "down");
+	sample(200, 199, 12, 10, 0, now);
+	policy_update(&pool, now, 0);
+	is_str(pool.verdict.reply, "ready up 1%\n",
+	    "199 of 200 stuck: never below 1%%");
 }
 
 static void
