@@ -15,7 +15,7 @@ PACKAGES=(
 	php8.2-fpm php8.2-pgsql php8.2-mysql php8.2-cli libfcgi-bin
 	postgresql mariadb-server mariadb-client haproxy nginx
 	# tools the test scripts use (ps/pgrep, ss, runuser, JSON checks)
-	procps iproute2 util-linux coreutils psmisc python3
+	procps iproute2 util-linux coreutils psmisc python3 socat
 	# systemd-analyze verify of the unit
 	systemd
 	# checks
