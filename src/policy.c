@@ -191,7 +191,15 @@ policy_sample(struct pool *pool, struct fpm_status *st, uint64_t now)
 		pw->max_children = pool->max_children;
 		pw->max_children_from_config = 1;
 	} else {
-		pw->max_children = (unsigned int)pw->status.total;
+		/*
+		 * Count the processes the page lists rather than trust its
+		 * "total processes" line: with pm.status_listen, php-fpm
+		 * 8.2 over-counts it under load (17 for a static pool of 4
+		 * behind HAProxy), which turned 3 stuck of 4 into "up 82%".
+		 */
+		pw->max_children = pw->status.nworkers > 0 ?
+		    (unsigned int)pw->status.nworkers :
+		    (unsigned int)pw->status.total;
 		pw->max_children_from_config = 0;
 	}
 }

@@ -41,6 +41,9 @@ setup(void)
 	TAILQ_INSERT_TAIL(&pool.checks, &app, entry);
 }
 
+/* Added to the status page's "total processes" line by sample(). */
+static unsigned int	 overcount;
+
 /*
  * A sample of n workers; the first `running` run for `dur` seconds.  The
  * first worker holds the pool's whole request counter.
@@ -55,7 +58,7 @@ sample(unsigned int n, unsigned int running, unsigned int dur,
 	memset(&st, 0, sizeof(st));
 	st.workers = calloc(n, sizeof(*st.workers));
 	st.nworkers = n;
-	st.total = n;
+	st.total = n + overcount;
 	st.active = running;
 	st.idle = n - running;
 	st.listen_queue = queue;
@@ -197,6 +200,12 @@ test_workers(void)
 	ok(pool.workers.max_children_from_config, "says where max came from");
 
 	pool.max_children = 0;
+	overcount = 13;
+	sample(4, 3, 12, 10, 0, now);
+	overcount = 0;
+	policy_update(&pool, now, 0);
+	is_str(pool.verdict.reply, "ready up 25%\n", "max_children from the "
+	    "processes listed, not an over-counted total (3 of 4 stuck)");
 	sample(4, 4, 1, 10, 60, now);
 	policy_update(&pool, now, 0);
 	is_str(pool.verdict.reply, "ready up 100%\n",
