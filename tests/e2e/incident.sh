@@ -361,7 +361,10 @@ for mode in tcp agent; do
 	watch_for 8 "$samples"
 	load_wait
 	S3[$mode]=$LOAD
+	answer=$(agent_ask "$AGENT_PORT" a)
 	diag "scenario 3 ($mode): $LOAD" \
+		"  fpmprobe answers for a after the load: $answer" \
+		"  $("$FPMPROBE" --once -c "$conf" a 2>&1 | grep -E 'workers|pool a')" \
 		"  weights a/b seen: $(awk -F'\t' '{ split($2, a, "|"); split($3, b, "|"); print a[3] "/" b[3] }' "$samples" | sort -u | tr '\n' ' ')"
 done
 a_p99=$(lv "${S3[tcp]}" p99_us)
