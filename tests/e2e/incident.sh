@@ -168,10 +168,19 @@ hap_run() {
 	poll_until 15 both_up_full || bail_out "HAProxy ($1): servers not UP at weight 100"
 }
 
-# Succeed when fpmprobe reports both pools idle and healthy.
+# Succeed when pool $1's status page shows 4 idle workers and no queue.
+pool_quiet() {
+	local saddr=FPM_${1^^}_STATUS_ADDR page
+	page=$(stack_fcgi_status "${!saddr}" 2>/dev/null)
+	[[ $page =~ idle\ processes:\ *4 ]] && [[ $page =~ listen\ queue:\ *0 ]]
+}
+
+# Succeed when both pools are healthy and idle: no request left over from
+# the previous run still queued in php-fpm (it would skew the next run).
 pools_idle() {
 	[ "$(agent_ask "$AGENT_PORT" a)" = "ready up 100%" ] &&
-		[ "$(agent_ask "$AGENT_PORT" b)" = "ready up 100%" ]
+		[ "$(agent_ask "$AGENT_PORT" b)" = "ready up 100%" ] &&
+		pool_quiet a && pool_quiet b
 }
 
 # Start the load client in the background: load_start CONC SECS PATH.
@@ -309,6 +318,8 @@ done
 declare -A S2
 for mode in tcp httpchk agent; do
 	poll_until 30 pools_idle || diag "pools not idle before scenario 2 ($mode)"
+	haproxy_stop
+	poll_until 30 pools_idle || diag "pools not idle after stopping HAProxy ($mode)"
 	hap_run "$mode"
 	samples=$STACK_DIR/s2-$mode.samples
 	load_start 64 10 '/app.php?s=0.2'
