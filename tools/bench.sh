@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# fpmprobe's benchmark (`make bench`): prints a table.
+#   1. agent answers (p50, p99, max, answers/s) at 1, 16 and 256 concurrent
+#      pollers while every probe of the daemon hangs, against a
+#      fork-per-connection shell agent under socat on the same machine;
+#   2. CPU time per real-path probe (a FastCGI round trip to a real
+#      php-fpm pool) in the daemon, against a cgi-fcgi check script (fork
+#      and exec per check) doing the same round trip;
+#   3. scale: 100 pools x 3 checks (fastcgi, pgsql, status sample) at 1 s
+#      intervals against real php-fpm and PostgreSQL: the daemon's CPU %,
+#      RSS and agent p99 meanwhile.
+# Needs root and a built tree (make && make check builds the tools).
+# Everything runs on 127.0.0.1 in a private directory (tests/lib/stack.sh).
+# shellcheck source-path=SCRIPTDIR
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+top_builddir=${top_builddir:-$top}
+export top_builddir
+# shellcheck source=../tests/lib/stack.sh
+. "$top/tests/lib/stack.sh"
+# shellcheck source=../tests/lib/probe.sh
+. "$top/tests/lib/probe.sh"
+
+[ "$(id -u)" = 0 ] || { echo "bench: run it as root" >&2; exit 1; }
+for f in "$FPMPROBE" "$AGENTC" "$FCGI_FAKE"; do
+	[ -x "$f" ] || { echo "bench: $f is missing: run make check first" >&2; exit 1; }
+done
+command -v socat >/dev/null || { echo "bench: socat is missing (tools/deps.sh)" >&2; exit 1; }
+
+# BENCH_PARTS selects parts (default "1 2 3").
+PARTS=${BENCH_PARTS:-1 2 3}
+POOLS=${BENCH_POOLS:-100}
+SCALE_SECS=${BENCH_SCALE_SECS:-30}
+PROBE_SECS=${BENCH_PROBE_SECS:-10}
+CLK_TCK=$(getconf CLK_TCK)
+
+# utime + stime of PID, in clock ticks.
+cpu_ticks() {
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+# Resident set size of PID in KiB.
+rss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# One value of an agentc summary line: kv LINE KEY.
+kv() {
+	sed -n "s/.*\\b$2=\\([0-9.]*\\).*/\\1/p" <<<"$1"
+}
+
+# A table row: name, then agentc's summary.
+agent_row() {
+	printf '%-34s %6s %9s %9s %9s %10s\n' "$1" "$2" "$(kv "$3" p50_us)" \
+		"$(kv "$3" p99_us)" "$(kv "$3" max_us)" "$(kv "$3" per_s)"
+}
+
+# Start the daemon on CONF and wait until the single-pool PORT answers.
+daemon_start() {
+	"$FPMPROBE" -f -c "$1" 2>>"$STACK_DIR/fpmprobe.log" &
+	FP_PID=$!
+	stack_track_pid "$FP_PID"
+	poll_until 20 "$AGENTC" -t 500 -s "$3" "127.0.0.1:$2" >/dev/null ||
+		{ echo "bench: fpmprobe did not answer" >&2; tail "$STACK_DIR/fpmprobe.log" >&2; exit 1; }
+}
+
+stack_init || exit 1
+echo "fpmprobe bench: $(uname -sr), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
+echo
+
+# ---------------------------------------------------------------------
+# 1. Agent answers while every probe hangs.
+if [[ " $PARTS " == *" 1 "* ]]; then
+fake_start hang || exit 1
+agent_port=$(free_port)
+cat >"$STACK_DIR/hang.yml" <<EOF
+agent:
+  listen: [ "127.0.0.1:$agent_port" ]
+defaults:
+  interval: 500ms
+  timeout: 2s
+pools:
+  www:
+    fastcgi: $FAKE_ADDR
+    checks:
+      - { name: app, type: fastcgi, script: /srv/status.php }
+EOF
+daemon_start "$STACK_DIR/hang.yml" "$agent_port" www
+poll_until 10 sh -c "'$AGENTC' -s www 127.0.0.1:$agent_port | grep -q '^down'" ||
+	echo "bench: the hanging pool never turned down" >&2
+
+# The hand-made agent: a shell script per connection, answering from a
+# state file, as a cron job or a sidecar would keep it.
+echo "ready up 100%" >"$STACK_DIR/agent.state"
+cat >"$STACK_DIR/agent.sh" <<EOF
+#!/bin/sh
+read -r pool
+cat "$STACK_DIR/agent.state"
+EOF
+chmod 755 "$STACK_DIR/agent.sh"
+script_port=$(free_port)
+socat "TCP-LISTEN:$script_port,bind=127.0.0.1,fork,reuseaddr,backlog=1024" \
+	"EXEC:$STACK_DIR/agent.sh" 2>/dev/null &
+stack_track_pid $!
+wait_port 127.0.0.1 "$script_port" 10 || exit 1
+
+echo "1. Agent answers while every probe of the daemon hangs (microseconds)"
+printf '%-34s %6s %9s %9s %9s %10s\n' agent pollers p50 p99 max answers/s
+for c in 1 16 256; do
+	n=$((c == 1 ? 5000 : 40000))
+	out=$("$AGENTC" -n "$n" -c "$c" -t 5000 -s www "127.0.0.1:$agent_port")
+	agent_row "fpmprobe" "$c" "$out"
+	n=$((c == 1 ? 300 : 2000))
+	out=$("$AGENTC" -n "$n" -c "$c" -t 5000 -s www "127.0.0.1:$script_port")
+	agent_row "shell script under socat (fork)" "$c" "$out"
+done
+kill "$FP_PID" 2>/dev/null
+wait "$FP_PID" 2>/dev/null
+echo
+fi
+
+# ---------------------------------------------------------------------
+# 2. CPU time per real-path probe.
+if [[ " $PARTS " == *" 2 "* ]]; then
+fpm_start probe max_children=4 status_listen=1 || exit 1
+probe_port=$(free_port)
+http_port=$(free_port)
+cat >"$STACK_DIR/probe.yml" <<EOF
+agent:
+  listen: [ "127.0.0.1:$probe_port" ]
+http:
+  listen: [ "127.0.0.1:$http_port" ]
+defaults:
+  interval: 100ms
+  timeout: 1s
+pools:
+  probe:
+    fastcgi: $FPM_PROBE_ADDR
+    checks:
+      - { name: app, type: fastcgi, script: $STACK_WWW/status.php, expect_body: OK }
+EOF
+daemon_start "$STACK_DIR/probe.yml" "$probe_port" probe
+
+# Probes run so far, from the status endpoint.
+probes_done() {
+	python3 - "$http_port" <<'PY'
+import sys, urllib.request
+body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode()
+print(sum(int(float(l.split()[-1])) for l in body.splitlines()
+          if l.startswith("fpmprobe_check_probes_total")))
+PY
+}
+p0=$(probes_done) t0=$(cpu_ticks "$FP_PID")
+poll_until "$PROBE_SECS" false
+p1=$(probes_done) t1=$(cpu_ticks "$FP_PID")
+probes=$((p1 - p0))
+daemon_us=$(((t1 - t0) * 1000000 / CLK_TCK / (probes > 0 ? probes : 1)))
+kill "$FP_PID" 2>/dev/null
+wait "$FP_PID" 2>/dev/null
+
+# The common check script: cgi-fcgi per check, grep the body.
+cat >"$STACK_DIR/check.sh" <<EOF
+#!/bin/sh
+env -i SCRIPT_FILENAME=$STACK_WWW/status.php SCRIPT_NAME=/status.php \\
+	REQUEST_METHOD=GET QUERY_STRING= cgi-fcgi -bind -connect ${FPM_PROBE_ADDR#unix:} | grep -q '^OK'
+EOF
+chmod 755 "$STACK_DIR/check.sh"
+n=300
+script_out=$(bash -c "for i in \$(seq 1 $n); do '$STACK_DIR/check.sh' || exit 1; done; times" | tail -n 1)
+# "0m0.123s 0m0.456s": the children's user and system time.
+script_us=$(awk -v n="$n" '{
+	split($1, u, /[ms]/); split($2, s, /[ms]/)
+	printf "%d", ((u[1] * 60 + u[2]) + (s[1] * 60 + s[2])) * 1e6 / n }' <<<"$script_out")
+echo "2. CPU time per real-path probe (FastCGI round trip to php-fpm, status.php)"
+printf '%-34s %12s %8s\n' checker "CPU us/probe" probes
+printf '%-34s %12s %8s\n' "fpmprobe (utime+stime)" "$daemon_us" "$probes"
+printf '%-34s %12s %8s\n' "cgi-fcgi check script (fork+exec)" "$script_us" "$n"
+echo
+fi
+[[ " $PARTS " == *" 3 "* ]] || exit 0
+
+# ---------------------------------------------------------------------
+# 3. Scale: POOLS pools x 3 checks at 1 s.  The pools' FastCGI traffic is
+# spread over 4 php-fpm pools (8 workers each); the daemon's cost is per
+# configured pool and check, whatever is behind them.
+pg_start || exit 1
+for i in 1 2 3 4; do
+	fpm_start "s$i" max_children=8 status_listen=1 || exit 1
+done
+scale_port=$(free_port)
+{
+	cat <<EOF
+agent:
+  listen: [ "127.0.0.1:$scale_port" ]
+defaults:
+  interval: 1s
+  timeout: 1s
+pools:
+EOF
+	for i in $(seq 1 "$POOLS"); do
+		b=s$((i % 4 + 1))
+		addr=FPM_${b^^}_ADDR saddr=FPM_${b^^}_STATUS_ADDR
+		cat <<EOF
+  p$i:
+    fastcgi: ${!addr}
+    status_path: /fpm-status
+    status_listen: ${!saddr}
+    stuck_after: 10s
+    checks:
+      - { name: app, type: fastcgi, script: $STACK_WWW/status.php, expect_body: OK }
+      - { name: db, type: pgsql, conninfo: "$PG_CONNINFO", password_file: $PG_PASSWORD_FILE }
+EOF
+	done
+} >"$STACK_DIR/scale.yml"
+"$FPMPROBE" -t -c "$STACK_DIR/scale.yml" >/dev/null || exit 1
+daemon_start "$STACK_DIR/scale.yml" "$scale_port" p1
+# Let every check start (the first probes are spread over one interval).
+poll_until 3 false
+t0=$(cpu_ticks "$FP_PID") ms0=$(date +%s%3N)
+agent_out=$("$AGENTC" -n 20000 -c 16 -t 5000 -s p50 "127.0.0.1:$scale_port")
+poll_until "$SCALE_SECS" false
+t1=$(cpu_ticks "$FP_PID") ms1=$(date +%s%3N)
+rss=$(rss_kib "$FP_PID")
+cpu_pct=$(awk -v t="$((t1 - t0))" -v hz="$CLK_TCK" -v ms="$((ms1 - ms0))" \
+	'BEGIN { printf "%.2f", 100 * t / hz / (ms / 1000) }')
+up=0
+: >"$STACK_DIR/scale.answers"
+for i in $(seq 1 "$POOLS"); do
+	a=$("$AGENTC" -s "p$i" "127.0.0.1:$scale_port")
+	echo "$a" >>"$STACK_DIR/scale.answers"
+	[[ $a == ready\ up* ]] && up=$((up + 1))
+done
+echo "3. Scale: $POOLS pools x 3 checks (fastcgi, pgsql, status sample) at 1 s, ${SCALE_SECS}s"
+printf '%-34s %s\n' "daemon CPU (% of one core)" "$cpu_pct"
+printf '%-34s %s\n' "daemon RSS (KiB)" "$rss"
+printf '%-34s %s\n' "agent p50/p99/max us (16 pollers)" \
+	"$(kv "$agent_out" p50_us)/$(kv "$agent_out" p99_us)/$(kv "$agent_out" max_us)"
+printf '%-34s %s\n' "pools answering ready up" "$up of $POOLS"
+if [ "$up" -lt "$POOLS" ]; then
+	echo "answers of the others:"
+	grep -v '^ready up' "$STACK_DIR/scale.answers" | sort | uniq -c | sort -rn | head -n 5
+fi
