@@ -75,10 +75,14 @@ fpm_start b max_children=4 status_listen=1 'env[APP_TABLE]=table_b' || bail_out 
 AGENT_PORT=$(free_port)
 WEB_PORT=$(free_port)
 conf=$STACK_DIR/fpmprobe.yml
+mkdir -p "$STACK_DIR/state"
 {
 	cat <<YAML
 agent:
   listen: [ "127.0.0.1:$AGENT_PORT" ]
+control:
+  socket: $STACK_DIR/fpmprobe.sock
+  state_dir: $STACK_DIR/state
 defaults:
   interval: ${INTERVAL_MS}ms
   timeout: ${TIMEOUT_MS}ms
@@ -382,6 +386,15 @@ a_p99=$(lv "${S3[tcp]}" p99_us)
 c_p99=$(lv "${S3[agent]}" p99_us)
 ok "3 (agent): p99 latency lower than tcp-only ($c_p99 us vs $a_p99 us)" \
 	test "${c_p99:-999999999}" -lt "${a_p99:-0}"
+
+# ---------------------------------------------------------------------
+# An operator's mark reaches HAProxy (still running with the agent).
+"$FPMPROBE" ctl -c "$conf" maint b deploy 4711 >&2
+t0=$(ms_now)
+ok "ctl maint b: HAProxy puts b in MAINT" poll_until 10 server_is b '^MAINT'
+diag "  b is '$(haproxy_stat app b status)' $(($(ms_now) - t0)) ms after ctl maint"
+"$FPMPROBE" ctl -c "$conf" ready b >&2
+ok "ctl ready b: b is UP again" poll_until 10 server_is b '^UP'
 
 haproxy_stop
 ok "SIGTERM stops fpmprobe cleanly" fp_daemon_stop
