@@ -353,6 +353,7 @@ enum admin_state {
 /* The answer a pool gives now, computed by policy_update(). */
 struct verdict {
 	enum pool_state		 state;
+	enum pool_state		 health;	/* up or down, marks aside */
 	unsigned int		 weight;	/* percent, 1..100 while up */
 	char			 reason[REASON_MAX + 1];
 	int			 saturated;	/* timed out, but making progress */

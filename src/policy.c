@@ -302,6 +302,8 @@ policy_update(struct pool *pool, uint64_t now, int once)
 	unsigned int		 weight = 100, max;
 	char			 reason[REASON_MAX + 1] = "";
 	char			 info[REASON_MAX + 1] = "";
+	enum pool_state		 was = v->health;
+	int			 first = v->replylen == 0;
 
 	v->saturated = 0;
 	TAILQ_FOREACH(c, &pool->checks, entry) {
@@ -385,6 +387,12 @@ policy_update(struct pool *pool, uint64_t now, int once)
 		    v->state, weight, v->state == POOL_DOWN ? reason :
 		    v->reason, admin);
 	v->fresh_until_us = fresh_until;
+	v->health = health;
+	if (!once && !first && health != was)
+		log_info("pool %s: %s -> %s%s%s", pool->name,
+		    pool_state_str(was), pool_state_str(health),
+		    health == POOL_DOWN ? ": " : "",
+		    health == POOL_DOWN ? reason : "");
 }
 
 /* The pool's answer now, recomputed when a result may have gone stale. */

@@ -236,6 +236,8 @@ ok "the server back: ready again" poll_until 5 sh -c "'$AGENTC' -s pg_hang 127.0
 ok "SIGTERM stops the daemon cleanly" fp_daemon_stop
 log=$(cat "$STACK_DIR/fpmprobe.log")
 like "$log" "authentication failed" "the daemon logged the failures"
+like "$log" "pool pg_hang: up -> down: db: timeout after 500ms" "and pg_hang going down, with the reason"
+like "$log" "pool pg_hang: down -> up" "and coming back"
 unlike "$log" "$wrong_pw" "the wrong password is not in the daemon's log"
 unlike "$log" "$PG_PASSWORD" "nor the right one"
 
