@@ -4,6 +4,12 @@
  * answers at once; a port that serves several reads the agent-send line
  * under a short deadline first.  After answering it reads what the peer
  * sent before closing, so that the close is a FIN and not a RST.
+ *
+ * Under a flood of connections, accepting yields to the event loop every
+ * AGENT_ACCEPT_BURST connections, so that the ones already answered get
+ * their peer's close read and are released; at AGENT_CLIENTS_MAX open
+ * connections, accepting stops until one closes, and new peers wait in
+ * the kernel's backlog rather than being turned away.
  */
 
 #include "config.h"
@@ -59,6 +65,8 @@ static void	agent_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	agent_accept_error(struct evconnlistener *, void *);
 static void	listener_resume(int, short, void *);
+static void	agent_accept_hold(void);
+static void	agent_accept_go(int, short, void *);
 static void	agent_read_name(int, short, void *);
 static void	agent_write(int, short, void *);
 static void	agent_linger(int, short, void *);
@@ -74,6 +82,9 @@ static struct config		*agent_conf;
 static struct agent_listener	*listeners;
 static size_t			 nlisteners;
 static size_t			 nclients;
+static unsigned int		 accept_burst;
+static int			 accept_held;
+static struct event		*accept_yield;
 
 /* Answers served, by kind; the status endpoint reports them. */
 uint64_t	agent_answers[POOL_DRAIN + 2];
@@ -202,6 +213,10 @@ agent_stop(void)
 	free(listeners);
 	listeners = NULL;
 	nlisteners = 0;
+	if (accept_yield != NULL)
+		event_free(accept_yield);
+	accept_yield = NULL;
+	accept_held = 0;
 }
 
 /* Accepting failed on an agent port. */
@@ -252,16 +267,16 @@ agent_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	struct agent_listener	*l = arg;
 	struct agent_conn	*ac;
 
+	/* Accepted sockets are already non-blocking (libevent's accept4). */
 	if (nclients >= AGENT_CLIENTS_MAX ||
 	    !cidr_match(agent_conf->allow, agent_conf->nallow, sa)) {
 		close(fd);
 		return;
 	}
-	if (evutil_make_socket_nonblocking(fd) == -1) {
-		close(fd);
-		return;
-	}
 	nclients++;
+	if (nclients >= AGENT_CLIENTS_MAX || ++accept_burst >=
+	    AGENT_ACCEPT_BURST)
+		agent_accept_hold();
 	ac = xcalloc(1, sizeof(*ac));
 	ac->fd = fd;
 	ac->listener = l;
@@ -272,6 +287,43 @@ agent_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	ac->state = AGENT_READ_NAME;
 	ac->deadline_us = now_us() + AGENT_READ_TIMEOUT_MS * 1000;
 	agent_read_name(fd, EV_READ, ac);
+}
+
+/*
+ * Stop accepting for now: until the next turn of the event loop, or
+ * while AGENT_CLIENTS_MAX connections are open.  A listener paused
+ * after EMFILE keeps its own timer.
+ */
+static void
+agent_accept_hold(void)
+{
+	struct timeval	 now = { 0, 0 };
+	size_t		 i;
+
+	for (i = 0; i < nlisteners; i++)
+		evconnlistener_disable(listeners[i].lev);
+	accept_held = 1;
+	if (nclients >= AGENT_CLIENTS_MAX)
+		return;
+	if (accept_yield == NULL &&
+	    (accept_yield = evtimer_new(agent_base, agent_accept_go,
+	    NULL)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(accept_yield, &now);
+}
+
+/* Accept again, on every listener not paused after EMFILE. */
+static void
+agent_accept_go(int fd, short ev, void *arg)
+{
+	size_t	 i;
+
+	accept_burst = 0;
+	accept_held = 0;
+	for (i = 0; i < nlisteners; i++)
+		if (listeners[i].resume == NULL ||
+		    !evtimer_pending(listeners[i].resume, NULL))
+			evconnlistener_enable(listeners[i].lev);
 }
 
 /* Read the agent-send line naming a pool. */
@@ -438,4 +490,7 @@ agent_close(struct agent_conn *ac)
 	close(ac->fd);
 	free(ac);
 	nclients--;
+	if (accept_held && nclients < AGENT_CLIENTS_MAX &&
+	    (accept_yield == NULL || !evtimer_pending(accept_yield, NULL)))
+		agent_accept_go(-1, 0, NULL);
 }

@@ -45,6 +45,7 @@
 #define AGENT_READ_TIMEOUT_MS	1000		/* wait for an agent-send line */
 #define AGENT_LINGER_MS		500		/* drain after the answer */
 #define AGENT_ACCEPT_PAUSE_MS	100		/* after EMFILE/ENFILE */
+#define AGENT_ACCEPT_BURST	64		/* accepts before a yield */
 
 /* What HAProxy shows of a reason; it cuts at 128. */
 #define REASON_MAX		119
