@@ -37,7 +37,9 @@ static void	fcgi_start(struct probe *);
 static void	fcgi_abort(struct probe *);
 static void	fcgi_free(struct check *);
 static void	fcgi_open(struct probe *);
+static void	fcgi_send_early(struct probe *);
 static void	fcgi_connect(int, short, void *);
+static void	fcgi_connect_error(struct probe *, int);
 static void	fcgi_connect_retry(int, short, void *);
 static void	fcgi_write(int, short, void *);
 static void	fcgi_read(int, short, void *);
@@ -170,7 +172,7 @@ fcgi_open(struct probe *p)
 	if ((rv = sock_connect(p, &p->check->address)) == -1)
 		return;
 	if (rv == 0) {
-		probe_again(p, EV_WRITE, fcgi_connect);
+		fcgi_send_early(p);
 		return;
 	}
 	close(p->fd);
@@ -195,6 +197,33 @@ fcgi_connect_retry(int fd, short ev, void *arg)
 	fcgi_open(p);
 }
 
+/*
+ * A connection to a local listener (loopback TCP, or a unix socket) is
+ * usually up by the time connect() returns: send the request at once,
+ * and wait for the connection only when it is not.  This spares a turn
+ * of the event loop and three system calls per probe.
+ */
+static void
+fcgi_send_early(struct probe *p)
+{
+	ssize_t	 n;
+
+	n = send(p->fd, p->out.data, p->out.len, MSG_NOSIGNAL);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR ||
+	    errno == ENOTCONN)) {
+		probe_again(p, EV_WRITE, fcgi_connect);
+		return;
+	}
+	if (n == -1) {
+		fcgi_connect_error(p, errno);
+		return;
+	}
+	p->connect_us = now_us() - p->start_us;
+	p->phase = PH_REQUEST;
+	p->out_off = (size_t)n;
+	fcgi_write(p->fd, EV_WRITE, p);
+}
+
 /* The connection is up, failed, or the deadline passed. */
 static void
 fcgi_connect(int fd, short ev, void *arg)
@@ -209,18 +238,25 @@ fcgi_connect(int fd, short ev, void *arg)
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
-	if (err == ECONNREFUSED) {
-		probe_fail(p, PR_CONNECT_REFUSED, "(%s)", p->check->address.text);
-		return;
-	}
 	if (err != 0) {
-		probe_fail(p, PR_CONNECT_ERROR, "%s: %s",
-		    p->check->address.text, strerror(err));
+		fcgi_connect_error(p, err);
 		return;
 	}
 	p->connect_us = now_us() - p->start_us;
 	p->phase = PH_REQUEST;
 	fcgi_write(fd, EV_WRITE, p);
+}
+
+/* The connection failed with errno ERR. */
+static void
+fcgi_connect_error(struct probe *p, int err)
+{
+	if (err == ECONNREFUSED)
+		probe_fail(p, PR_CONNECT_REFUSED, "(%s)",
+		    p->check->address.text);
+	else
+		probe_fail(p, PR_CONNECT_ERROR, "%s: %s",
+		    p->check->address.text, strerror(err));
 }
 
 /* Send what is left of the request. */
