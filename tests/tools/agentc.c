@@ -10,6 +10,14 @@
  *		COUNT exchanges, CONC at a time; print
  *		"n=.. errors=.. p50_us=.. p99_us=.. max_us=.. per_s=.."
  *	-l	also print the latency of a single exchange, "us=N"
+ *	-r RATE	start RATE exchanges a second, evenly spaced, CONC at
+ *		most in flight (an open loop, like HAProxy's pollers); a
+ *		latency counts from when its exchange was due, so that a
+ *		slow answer also charges the exchanges it delayed
+ *	-a	bind each connection to the next source address of
+ *		127.0.0.0/24 (2 to 254): the server closes first, so its
+ *		side waits in TIME_WAIT, and a long run from one address
+ *		would reuse ports still waiting there
  */
 
 #include "config.h"
@@ -44,6 +52,8 @@ static struct sockaddr_in	 peer;
 static const char		*line = "";
 static size_t			 linelen;
 static int			 timeout_ms = 2000;
+static int			 spread;	/* -a */
+static unsigned int		 nopened;
 
 /* Monotonic microseconds. */
 static uint64_t
@@ -55,15 +65,27 @@ now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* Begin one exchange: a non-blocking connect. */
+/* Begin one exchange, due at DUE: a non-blocking connect. */
 static int
-exchange_open(struct exchange *x)
+exchange_open(struct exchange *x, uint64_t due)
 {
 	memset(x, 0, sizeof(*x));
-	x->start = now_us();
+	x->start = due;
 	x->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (x->fd == -1)
 		return -1;
+	if (spread) {
+		struct sockaddr_in	 src;
+
+		memset(&src, 0, sizeof(src));
+		src.sin_family = AF_INET;
+		src.sin_addr.s_addr = htonl(0x7f000002 + nopened++ % 253);
+		if (bind(x->fd, (struct sockaddr *)&src, sizeof(src)) == -1) {
+			close(x->fd);
+			x->fd = -1;
+			return -1;
+		}
+	}
 	if (connect(x->fd, (struct sockaddr *)&peer, sizeof(peer)) == -1 &&
 	    errno != EINPROGRESS) {
 		close(x->fd);
@@ -116,8 +138,8 @@ cmp_u64(const void *a, const void *b)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: agentc [-l] [-n count -c conc] [-s line] "
-	    "[-t ms] host:port\n");
+	fprintf(stderr, "usage: agentc [-al] [-n count -c conc [-r rate]] "
+	    "[-s line] [-t ms] host:port\n");
 	exit(2);
 }
 
@@ -126,14 +148,19 @@ main(int argc, char *argv[])
 {
 	struct exchange	*x;
 	struct pollfd	*pfd;
-	uint64_t	*lat, t0, elapsed;
+	uint64_t	*lat, t0, elapsed, due, now;
 	char		*colon, *sendline = NULL;
 	long		 count = 1, conc = 1, started = 0, done = 0, errors = 0;
 	long		 i, active;
+	double		 rate = 0;
+	struct timespec	 wait;
 	int		 ch, show_lat = 0, rv;
 
-	while ((ch = getopt(argc, argv, "c:ln:s:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "ac:ln:r:s:t:")) != -1) {
 		switch (ch) {
+		case 'a':
+			spread = 1;
+			break;
 		case 'c':
 			conc = atol(optarg);
 			break;
@@ -142,6 +169,9 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			count = atol(optarg);
+			break;
+		case 'r':
+			rate = atof(optarg);
 			break;
 		case 's':
 			if (asprintf(&sendline, "%s\n", optarg) == -1)
@@ -155,7 +185,8 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (optind + 1 != argc || count < 1 || conc < 1 || conc > 4096)
+	if (optind + 1 != argc || count < 1 || conc < 1 || conc > 4096 ||
+	    rate < 0)
 		usage();
 	linelen = strlen(line);
 	if ((colon = strrchr(argv[optind], ':')) == NULL)
@@ -174,13 +205,22 @@ main(int argc, char *argv[])
 	if (x == NULL || pfd == NULL || lat == NULL)
 		return 2;
 	t0 = now_us();
-	for (i = 0; i < conc; i++) {
+	for (i = 0; i < conc; i++)
 		x[i].fd = -1;
-		if (exchange_open(&x[i]) == -1)
-			errors++;
-		started++;
-	}
 	for (;;) {
+		/* Start what is due, in free slots. */
+		now = now_us();
+		for (i = 0; i < conc && started < count; i++) {
+			if (x[i].fd != -1)
+				continue;
+			due = rate > 0 ? t0 + (uint64_t)((double)started *
+			    1e6 / rate) : now;
+			if (due > now)
+				break;
+			started++;
+			if (exchange_open(&x[i], due) == -1)
+				errors++;
+		}
 		active = 0;
 		for (i = 0; i < conc; i++) {
 			pfd[i].fd = x[i].fd;
@@ -190,9 +230,21 @@ main(int argc, char *argv[])
 			if (x[i].fd != -1)
 				active++;
 		}
-		if (active == 0)
+		if (active == 0 && started >= count)
 			break;
-		if (poll(pfd, (nfds_t)conc, 10) == -1 && errno != EINTR)
+		/* Up to 10 ms, or until the next exchange is due. */
+		wait.tv_sec = 0;
+		wait.tv_nsec = 10 * 1000000;
+		if (rate > 0 && started < count && active < conc) {
+			due = t0 + (uint64_t)((double)started * 1e6 / rate);
+			now = now_us();
+			if (due <= now)
+				wait.tv_nsec = 0;
+			else if (due - now < 10000)
+				wait.tv_nsec = (long)(due - now) * 1000;
+		}
+		if (ppoll(pfd, (nfds_t)conc, &wait, NULL) == -1 &&
+		    errno != EINTR)
 			return 2;
 		for (i = 0; i < conc; i++) {
 			if (x[i].fd == -1)
@@ -219,11 +271,6 @@ main(int argc, char *argv[])
 						    (unsigned long long)lat[0]);
 				}
 				return rv == 1 ? 0 : 1;
-			}
-			if (started < count) {
-				started++;
-				if (exchange_open(&x[i]) == -1)
-					errors++;
 			}
 		}
 	}
