@@ -463,7 +463,7 @@ hce_start(struct event_base *base, struct config *conf)
 			if (!c->st.have_result)
 				check_init(c);
 			hce_schedule(c, (unsigned int)(random() %
-			    (c->interval_ms / 4 + 1)));
+			    (c->interval_ms + 1)));
 		}
 		policy_update(pool, now_us(), 0);
 	}
