@@ -10,6 +10,13 @@
  * the probe.  SCRAM's key derivation also runs inside PQconnectPoll()
  * (a few milliseconds of CPU per connection), one more reason to keep
  * the connection between probes, as checks do unless told otherwise.
+ *
+ * A login that outlasts the probe's deadline fails the probe but is not
+ * abandoned: it goes on in the background, for up to
+ * PG_BACKGROUND_CONNECT_MS from its start, and the next probe takes it
+ * over.  Abandoning it would make a slow server (or one busy with the
+ * logins of a hundred checks starting together) fork a backend and
+ * derive a SCRAM key every interval for nothing, and never catch up.
  */
 
 #include "config.h"
@@ -31,6 +38,7 @@
 #define PG_MESSAGE_MAX		96	/* of a server message in a reason */
 #define PG_AUDIT_EVERY		10	/* probes, at least, between audits */
 #define PG_AUDIT_INTERVAL_US	(60ULL * 1000000)	/* and a minute */
+#define PG_BACKGROUND_CONNECT_MS 10000	/* a login may go on that long */
 
 /*
  * The audit reads both numbers in one statement.  Only client backends
@@ -44,6 +52,10 @@
 /* What a check keeps between probes. */
 struct pg_keep {
 	PGconn		*conn;		/* idle between probes, or NULL */
+	struct event	*ev;		/* a login going on between probes */
+	struct event_base *base;
+	short		 want;		/* what that login waits for */
+	uint64_t	 connect_start_us;
 	unsigned int	 since_audit;	/* successful probes since the audit */
 	uint64_t	 audit_us;	/* when the audit last ran */
 	int		 audited;
@@ -89,6 +101,10 @@ static void	pg_abort(struct probe *);
 static void	pg_free(struct check *);
 static void	pg_connect_begin(struct probe *);
 static void	pg_connect_poll(int, short, void *);
+static void	pg_connect_wait(struct probe *, short);
+static void	pg_connect_detach(struct probe *);
+static void	pg_background_poll(int, short, void *);
+static void	pg_background_arm(struct check *, struct pg_keep *);
 static void	pg_connect_failed(struct probe *);
 static void	pg_send(struct probe *, const char *);
 static void	pg_flush(int, short, void *);
@@ -130,12 +146,21 @@ pg_start(struct probe *p)
 		c->db_max_connections = -1;
 		c->db_connections = -1;
 	}
+	keep->base = p->base;
 	ps = xcalloc(1, sizeof(*ps));
 	ps->keep = keep;
 	ps->max_connections = -1;
 	ps->connections = -1;
 	p->ctx = ps;
 
+	if (keep->ev != NULL) {
+		/* A login went on in the background: take it over. */
+		event_free(keep->ev);
+		keep->ev = NULL;
+		ps->state = PGS_CONNECT;
+		pg_connect_wait(p, keep->want);
+		return;
+	}
 	if (keep->conn != NULL && !c->reconnect_always &&
 	    PQstatus(keep->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(keep->conn) == PQTRANS_IDLE) {
@@ -190,6 +215,7 @@ pg_connect_begin(struct probe *p)
 	if (conn == NULL)
 		fatalx("PQconnectStartParams: out of memory");
 	ps->keep->conn = conn;
+	ps->keep->connect_start_us = now_us();
 	/* Server errors then carry their SQLSTATE, which is parsed. */
 	PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
 	PQsetNoticeProcessor(conn, pg_notice, NULL);
@@ -203,8 +229,19 @@ pg_connect_begin(struct probe *p)
 		return;
 	}
 	/* libpq's protocol: start as if PQconnectPoll() wanted to write. */
-	p->fd = PQsocket(conn);
-	probe_again(p, EV_WRITE, pg_connect_poll);
+	pg_connect_wait(p, EV_WRITE);
+}
+
+/* Wait until the login's socket is ready for WHAT. */
+static void
+pg_connect_wait(struct probe *p, short what)
+{
+	struct pg_probe	*ps = p->ctx;
+
+	ps->keep->want = what;
+	p->phase = pg_phase(ps->keep->conn);
+	p->fd = PQsocket(ps->keep->conn);
+	probe_again(p, what, pg_connect_poll);
 }
 
 /* Drive the connection (TCP, TLS, startup, authentication) a step. */
@@ -222,14 +259,10 @@ pg_connect_poll(int fd, short ev, void *arg)
 	}
 	switch (PQconnectPoll(conn)) {
 	case PGRES_POLLING_READING:
-		p->phase = pg_phase(conn);
-		p->fd = PQsocket(conn);
-		probe_again(p, EV_READ, pg_connect_poll);
+		pg_connect_wait(p, EV_READ);
 		return;
 	case PGRES_POLLING_WRITING:
-		p->phase = pg_phase(conn);
-		p->fd = PQsocket(conn);
-		probe_again(p, EV_WRITE, pg_connect_poll);
+		pg_connect_wait(p, EV_WRITE);
 		return;
 	case PGRES_POLLING_OK:
 		p->connect_us = now_us() - p->start_us;
@@ -240,6 +273,74 @@ pg_connect_poll(int fd, short ev, void *arg)
 		pg_connect_failed(p);
 		return;
 	}
+}
+
+/*
+ * The probe ends while its login is under way: let the login go on in
+ * the background, for the next probe.
+ */
+static void
+pg_connect_detach(struct probe *p)
+{
+	struct pg_probe	*ps = p->ctx;
+
+	if (p->ev != NULL) {
+		event_free(p->ev);
+		p->ev = NULL;
+	}
+	p->fd = -1;		/* libpq's socket */
+	pg_background_arm(p->check, ps->keep);
+}
+
+/* Wait, between probes, for what the login wants, until its limit. */
+static void
+pg_background_arm(struct check *c, struct pg_keep *keep)
+{
+	struct timeval	 tv;
+	uint64_t	 now = now_us(), end, left;
+
+	end = keep->connect_start_us + PG_BACKGROUND_CONNECT_MS * 1000ULL;
+	left = now < end ? end - now : 0;
+	tv.tv_sec = (time_t)(left / 1000000);
+	tv.tv_usec = (suseconds_t)(left % 1000000);
+	if (keep->ev != NULL)
+		event_free(keep->ev);
+	keep->ev = event_new(keep->base, PQsocket(keep->conn), keep->want,
+	    pg_background_poll, c);
+	if (keep->ev == NULL || event_add(keep->ev, &tv) == -1)
+		fatalx("pg: event_new");
+}
+
+/* Drive a login between probes; give it up at its limit or on error. */
+static void
+pg_background_poll(int fd, short ev, void *arg)
+{
+	struct check	*c = arg;
+	struct pg_keep	*keep = c->conn;
+
+	if (!(ev & EV_TIMEOUT)) {
+		switch (PQconnectPoll(keep->conn)) {
+		case PGRES_POLLING_READING:
+			keep->want = EV_READ;
+			pg_background_arm(c, keep);
+			return;
+		case PGRES_POLLING_WRITING:
+			keep->want = EV_WRITE;
+			pg_background_arm(c, keep);
+			return;
+		case PGRES_POLLING_OK:
+			/* Idle and ready: the next probe reuses it. */
+			event_free(keep->ev);
+			keep->ev = NULL;
+			return;
+		default:
+			break;
+		}
+	}
+	event_free(keep->ev);
+	keep->ev = NULL;
+	PQfinish(keep->conn);
+	keep->conn = NULL;
 }
 
 /* Where a connection in progress is: TCP connect, or the rest. */
@@ -648,7 +749,11 @@ pg_abort(struct probe *p)
 
 	if (ps == NULL)
 		return;
-	if (!ps->keep_ok || p->check->reconnect_always)
+	if (ps->state == PGS_CONNECT && ps->keep->conn != NULL &&
+	    !p->check->reconnect_always &&
+	    PQstatus(ps->keep->conn) != CONNECTION_BAD)
+		pg_connect_detach(p);
+	else if (!ps->keep_ok || p->check->reconnect_always)
 		pg_close_conn(p);
 	else {
 		if (p->ev != NULL) {
@@ -669,6 +774,8 @@ pg_free(struct check *c)
 
 	if (keep == NULL)
 		return;
+	if (keep->ev != NULL)
+		event_free(keep->ev);
 	if (keep->conn != NULL)
 		PQfinish(keep->conn);
 	free(keep);

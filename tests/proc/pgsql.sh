@@ -221,6 +221,25 @@ stack_at_exit "kill -CONT ${pids[*]} 2>/dev/null; true"
 kill -STOP "${pids[@]}"
 ok "hung: the agent says down with a timeout" \
 	poll_until 5 sh -c "'$AGENTC' -s pg_hang 127.0.0.1:$port | grep -Eq '^down #db: timeout after 500ms in (query|auth)'"
+# A login that outlasts its probe goes on in the background, and the
+# next probes take it over: no new connection piles up in the stopped
+# server's accept queue each interval.
+backlog() {
+	ss -Hltn "sport = :$PG_PORT" | awk '{ print $2; exit }'
+}
+failures() {
+	grep -c 'pool pg_hang check db:' "$STACK_DIR/fpmprobe.log"
+}
+# Each check's first login after the stop takes a place in the queue.
+after_failures() {
+	[ "$(failures)" -ge "$1" ]
+}
+poll_until 10 after_failures 2
+q0=$(backlog) f0=$(failures)
+poll_until 10 after_failures $((f0 + 3))
+q1=$(backlog)
+ok "3 more failed probes add no connection to the server's queue ($q0 -> $q1)" \
+	test -n "$q1" -a "${q1:-99}" -le "${q0:-0}"
 stats=$("$AGENTC" -n 200 -c 1 "127.0.0.1:$own")
 diag "agent while PostgreSQL is stopped: $stats"
 like "$stats" 'errors=0 ' "the agent answers every time while the server hangs"
