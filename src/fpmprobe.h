@@ -34,7 +34,11 @@
 
 /* A result older than this many intervals no longer counts as fresh. */
 #define STALE_INTERVALS		3
-/* Jitter applied to each interval, in percent either way. */
+/*
+ * Jitter applied to each interval, in percent, always shortening it: the
+ * configured interval stays an upper bound, so that a fault is seen
+ * within interval + timeout.
+ */
 #define INTERVAL_JITTER_PCT	10
 
 /* Caps on what a peer may make us hold. */

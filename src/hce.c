@@ -302,7 +302,7 @@ hce_tick(int fd, short ev, void *arg)
 	probe_start(c);
 }
 
-/* Arm a check's timer for about ms from now, lightly jittered. */
+/* Arm a check's timer for ms from now, less up to 10% of jitter. */
 static void
 hce_schedule(struct check *c, unsigned int ms)
 {
@@ -310,7 +310,7 @@ hce_schedule(struct check *c, unsigned int ms)
 	long		 jitter, span;
 
 	span = (long)ms * INTERVAL_JITTER_PCT / 100;
-	jitter = span > 0 ? (long)(random() % (2 * span + 1)) - span : 0;
+	jitter = span > 0 ? -(long)(random() % (span + 1)) : 0;
 	ms = (unsigned int)((long)ms + jitter);
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
