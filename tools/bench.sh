@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # fpmprobe's benchmark (`make bench`): prints a table.
-#   1. agent answers (p50, p99, max, answers/s) at 1, 16 and 256 concurrent
-#      pollers while every probe of the daemon hangs, against a
-#      fork-per-connection shell agent under socat on the same machine;
+#   1. agent answers while every probe of the daemon hangs: p50, p99, max
+#      and answers/s at 1, 16 and 256 pollers, first as fast as they can
+#      (a closed loop: throughput), then paced as HAProxy polls (an open
+#      loop: latency), against a fork-per-connection shell agent under
+#      socat on the same machine;
 #   2. CPU time per real-path probe (a FastCGI round trip to a real
 #      php-fpm pool) in the daemon, against a cgi-fcgi check script (fork
 #      and exec per check) doing the same round trip;
 #   3. scale: 100 pools x 3 checks (fastcgi, pgsql, status sample) at 1 s
 #      intervals against real php-fpm and PostgreSQL: the daemon's CPU %,
-#      RSS and agent p99 meanwhile.
+#      RSS and agent latency meanwhile, then the time from a table lock to
+#      each pool's agent turning down (fault detection).
 # Needs root and a built tree (make && make check builds the tools).
 # Everything runs on 127.0.0.1 in a private directory (tests/lib/stack.sh).
 # shellcheck source-path=SCRIPTDIR
@@ -31,13 +34,34 @@ command -v socat >/dev/null || { echo "bench: socat is missing (tools/deps.sh)" 
 # BENCH_PARTS selects parts (default "1 2 3").
 PARTS=${BENCH_PARTS:-1 2 3}
 POOLS=${BENCH_POOLS:-100}
+# How php-fpm listens in parts 2 and 3: unix (Debian's default) or tcp.
+LISTEN=${BENCH_LISTEN:-unix}
+case $LISTEN in
+unix | tcp) ;;
+*) echo "bench: BENCH_LISTEN is unix or tcp" >&2; exit 1 ;;
+esac
 SCALE_SECS=${BENCH_SCALE_SECS:-30}
 PROBE_SECS=${BENCH_PROBE_SECS:-10}
-CLK_TCK=$(getconf CLK_TCK)
 
-# utime + stime of PID, in clock ticks.
-cpu_ticks() {
-	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+# Time PID has spent on a CPU, in nanoseconds (the scheduler's count,
+# finer than the clock ticks of /proc/PID/stat).
+cpu_ns() {
+	awk '{ print $1 }' "/proc/$1/schedstat"
+}
+
+# What of PID's memory is its own: "RSS N, private N (anon N), PSS N".
+# Shared library pages count in the RSS of every process that maps them;
+# the private part and the proportional set size are the daemon's own.
+mem_kib() {
+	awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Anonymous:/ { a = $2 }
+		/^Private_(Clean|Dirty):/ { v += $2 }
+		END { printf "RSS %d, private %d (anon %d), PSS %d", r, v, a, p }' \
+		"/proc/$1/smaps_rollup"
+}
+
+# Milliseconds since the epoch.
+ms_now() {
+	date +%s%3N
 }
 
 # Resident set size of PID in KiB.
@@ -66,7 +90,7 @@ daemon_start() {
 }
 
 stack_init || exit 1
-echo "fpmprobe bench: $(uname -sr), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
+echo "fpmprobe bench: $(uname -sr), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), php-fpm on $LISTEN sockets"
 echo
 
 # ---------------------------------------------------------------------
@@ -106,15 +130,31 @@ stack_track_pid $!
 wait_port 127.0.0.1 "$script_port" 10 || exit 1
 
 echo "1. Agent answers while every probe of the daemon hangs (microseconds)"
+echo "1a. As fast as the pollers can (closed loop): throughput"
 printf '%-34s %6s %9s %9s %9s %10s\n' agent pollers p50 p99 max answers/s
 for c in 1 16 256; do
 	n=$((c == 1 ? 5000 : 40000))
-	out=$("$AGENTC" -n "$n" -c "$c" -t 5000 -s www "127.0.0.1:$agent_port")
+	out=$("$AGENTC" -a -n "$n" -c "$c" -t 5000 -s www "127.0.0.1:$agent_port")
 	agent_row "fpmprobe" "$c" "$out"
-	n=$((c == 1 ? 300 : 2000))
-	out=$("$AGENTC" -n "$n" -c "$c" -t 5000 -s www "127.0.0.1:$script_port")
+	n=$((c == 1 ? 300 : 1000))
+	out=$("$AGENTC" -a -n "$n" -c "$c" -t 10000 -s www "127.0.0.1:$script_port")
 	agent_row "shell script under socat (fork)" "$c" "$out"
 done
+echo
+echo "1b. Paced like HAProxy's agent-inter (open loop): latency from when due"
+printf '%-34s %6s %9s %9s %9s %10s\n' agent pollers p50 p99 max answers/s
+# Pollers each polling every MS, for SECS: paced_row NAME PORT C MS SECS.
+paced_row() {
+	local rate=$((1000 * $3 / $4)) out
+	out=$("$AGENTC" -a -n $((rate * $5)) -c "$3" -r "$rate" -t 10000 -s www \
+		"127.0.0.1:$2")
+	agent_row "$1, every $4 ms" "$3" "$out"
+}
+paced_row fpmprobe "$agent_port" 1 10 5
+paced_row fpmprobe "$agent_port" 16 10 5
+paced_row fpmprobe "$agent_port" 256 100 5
+paced_row "socat script" "$script_port" 1 100 10
+paced_row "socat script" "$script_port" 16 1000 10
 kill "$FP_PID" 2>/dev/null
 wait "$FP_PID" 2>/dev/null
 echo
@@ -123,10 +163,12 @@ fi
 # ---------------------------------------------------------------------
 # 2. CPU time per real-path probe.
 if [[ " $PARTS " == *" 2 "* ]]; then
-fpm_start probe max_children=4 status_listen=1 || exit 1
+fpm_start probe listen="$LISTEN" max_children=4 status_listen="$LISTEN" || exit 1
 probe_port=$(free_port)
 http_port=$(free_port)
-cat >"$STACK_DIR/probe.yml" <<EOF
+# 10 pools probed every 100 ms: 100 probes a second.
+{
+	cat <<EOF
 agent:
   listen: [ "127.0.0.1:$probe_port" ]
 http:
@@ -135,12 +177,17 @@ defaults:
   interval: 100ms
   timeout: 1s
 pools:
-  probe:
+EOF
+	for i in $(seq 1 10); do
+		cat <<EOF
+  probe$i:
     fastcgi: $FPM_PROBE_ADDR
     checks:
       - { name: app, type: fastcgi, script: $STACK_WWW/status.php, expect_body: OK }
 EOF
-daemon_start "$STACK_DIR/probe.yml" "$probe_port" probe
+	done
+} >"$STACK_DIR/probe.yml"
+daemon_start "$STACK_DIR/probe.yml" "$probe_port" probe1
 
 # Probes run so far, from the status endpoint.
 probes_done() {
@@ -151,11 +198,13 @@ print(sum(int(float(l.split()[-1])) for l in body.splitlines()
           if l.startswith("fpmprobe_check_probes_total")))
 PY
 }
-p0=$(probes_done) t0=$(cpu_ticks "$FP_PID")
+poll_until 2 false
+p0=$(probes_done) t0=$(cpu_ns "$FP_PID")
 poll_until "$PROBE_SECS" false
-p1=$(probes_done) t1=$(cpu_ticks "$FP_PID")
+p1=$(probes_done) t1=$(cpu_ns "$FP_PID")
 probes=$((p1 - p0))
-daemon_us=$(((t1 - t0) * 1000000 / CLK_TCK / (probes > 0 ? probes : 1)))
+daemon_us=$(((t1 - t0) / 1000 / (probes > 0 ? probes : 1)))
+MEM10=$(mem_kib "$FP_PID")
 kill "$FP_PID" 2>/dev/null
 wait "$FP_PID" 2>/dev/null
 
@@ -174,7 +223,7 @@ script_us=$(awk -v n="$n" '{
 	printf "%d", ((u[1] * 60 + u[2]) + (s[1] * 60 + s[2])) * 1e6 / n }' <<<"$script_out")
 echo "2. CPU time per real-path probe (FastCGI round trip to php-fpm, status.php)"
 printf '%-34s %12s %8s\n' checker "CPU us/probe" probes
-printf '%-34s %12s %8s\n' "fpmprobe (utime+stime)" "$daemon_us" "$probes"
+printf '%-34s %12s %8s\n' "fpmprobe (time on CPU)" "$daemon_us" "$probes"
 printf '%-34s %12s %8s\n' "cgi-fcgi check script (fork+exec)" "$script_us" "$n"
 echo
 fi
@@ -183,10 +232,12 @@ fi
 # ---------------------------------------------------------------------
 # 3. Scale: POOLS pools x 3 checks at 1 s.  The pools' FastCGI traffic is
 # spread over 4 php-fpm pools (8 workers each); the daemon's cost is per
-# configured pool and check, whatever is behind them.
-pg_start || exit 1
+# configured pool and check, whatever is behind them.  Each pool's pgsql
+# check keeps its connection (the default) and reads app_table, logging
+# in over TCP with scram-sha-256.
+PG_MAX_CONNECTIONS=$((POOLS + 60)) pg_start || exit 1
 for i in 1 2 3 4; do
-	fpm_start "s$i" max_children=8 status_listen=1 || exit 1
+	fpm_start "s$i" listen="$LISTEN" max_children=8 status_listen="$LISTEN" || exit 1
 done
 scale_port=$(free_port)
 {
@@ -209,35 +260,78 @@ EOF
     stuck_after: 10s
     checks:
       - { name: app, type: fastcgi, script: $STACK_WWW/status.php, expect_body: OK }
-      - { name: db, type: pgsql, conninfo: "$PG_CONNINFO", password_file: $PG_PASSWORD_FILE }
+      - name: db
+        type: pgsql
+        conninfo: "$PG_CONNINFO"
+        password_file: $PG_PASSWORD_FILE
+        query: "SELECT count(*) FROM app_table"
+        fall: 1
 EOF
 	done
 } >"$STACK_DIR/scale.yml"
 "$FPMPROBE" -t -c "$STACK_DIR/scale.yml" >/dev/null || exit 1
-daemon_start "$STACK_DIR/scale.yml" "$scale_port" p1
-# Let every check start (the first probes are spread over one interval).
-poll_until 3 false
-t0=$(cpu_ticks "$FP_PID") ms0=$(date +%s%3N)
-agent_out=$("$AGENTC" -n 20000 -c 16 -t 5000 -s p50 "127.0.0.1:$scale_port")
+# The daemon's log, each line stamped with the epoch millisecond it came.
+"$FPMPROBE" -f -c "$STACK_DIR/scale.yml" 2> >(python3 -u -c '
+import sys, time
+for l in sys.stdin:
+    sys.stdout.write("%d %s" % (time.time() * 1000, l))
+' >"$STACK_DIR/scale.log") &
+FP_PID=$!
+stack_track_pid "$FP_PID"
+
+# Succeed when every pool answers "ready up"; the count goes to $UP.
+all_up() {
+	local i a
+	UP=0
+	for i in $(seq 1 "$POOLS"); do
+		a=$("$AGENTC" -t 1000 -s "p$i" "127.0.0.1:$scale_port")
+		[[ $a == ready\ up* ]] && UP=$((UP + 1))
+	done
+	[ "$UP" -eq "$POOLS" ]
+}
+poll_until 60 all_up || echo "bench: only $UP of $POOLS pools came up" >&2
+
+# Cost: the daemon alone for SCALE_SECS, then agent pollers.
+t0=$(cpu_ns "$FP_PID") ms0=$(ms_now)
 poll_until "$SCALE_SECS" false
-t1=$(cpu_ticks "$FP_PID") ms1=$(date +%s%3N)
+t1=$(cpu_ns "$FP_PID") ms1=$(ms_now)
+cpu_pct=$(awk -v ns="$((t1 - t0))" -v ms="$((ms1 - ms0))" \
+	'BEGIN { printf "%.2f", 100 * ns / 1e6 / ms }')
+agent_out=$("$AGENTC" -a -n 12800 -c 256 -r 2560 -t 5000 -s p50 "127.0.0.1:$scale_port")
 rss=$(rss_kib "$FP_PID")
-cpu_pct=$(awk -v t="$((t1 - t0))" -v hz="$CLK_TCK" -v ms="$((ms1 - ms0))" \
-	'BEGIN { printf "%.2f", 100 * t / hz / (ms / 1000) }')
-up=0
-: >"$STACK_DIR/scale.answers"
-for i in $(seq 1 "$POOLS"); do
-	a=$("$AGENTC" -s "p$i" "127.0.0.1:$scale_port")
-	echo "$a" >>"$STACK_DIR/scale.answers"
-	[[ $a == ready\ up* ]] && up=$((up + 1))
-done
-echo "3. Scale: $POOLS pools x 3 checks (fastcgi, pgsql, status sample) at 1 s, ${SCALE_SECS}s"
-printf '%-34s %s\n' "daemon CPU (% of one core)" "$cpu_pct"
-printf '%-34s %s\n' "daemon RSS (KiB)" "$rss"
-printf '%-34s %s\n' "agent p50/p99/max us (16 pollers)" \
+mem=$(mem_kib "$FP_PID")
+hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$FP_PID/status")
+all_up
+up=$UP
+
+# Detection: lock the table every pgsql check reads; each pool must say
+# down within interval (+10% jitter) + timeout.  The clock starts when
+# the lock was granted: when the locking session went idle after LOCK.
+downs0=$(grep -c ': up -> down: db:' "$STACK_DIR/scale.log")
+pg_lock_table app_table || exit 1
+t_lock=$(pg_psql "SELECT (extract(epoch FROM a.state_change) * 1000)::bigint
+	FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
+	JOIN pg_class c ON c.oid = l.relation
+	WHERE c.relname = 'app_table' AND l.mode = 'AccessExclusiveLock' AND l.granted")
+poll_until 10 sh -c "[ \$(grep -c ': up -> down: db:' '$STACK_DIR/scale.log') -ge $((downs0 + POOLS)) ]"
+pg_unlock_table
+detect=$(awk -v t0="$t_lock" '
+	$1 >= t0 && $4 == "up" && $5 == "->" && $6 == "down:" && !($3 in seen) {
+		seen[$3] = 1; print $1 - t0
+	}' "$STACK_DIR/scale.log" | sort -n | awk '
+	{ d[++n] = $1; if ($1 <= 2100) within++ }
+	END {
+		if (n == 0) { print "none"; exit }
+		printf "%d pools: min %d, p50 %d, p90 %d, max %d ms; %d within 2100 ms",
+		    n, d[1], d[int((n + 1) / 2)], d[int((n * 9 + 9) / 10)], d[n], within
+	}')
+
+echo "3. Scale: $POOLS pools x 3 checks (fastcgi, pgsql, status sample) at 1 s"
+printf '%-34s %s\n' "daemon CPU (% of one core, ${SCALE_SECS}s)" "$cpu_pct"
+printf '%-34s %s\n' "daemon RSS now / peak (KiB)" "$rss / $hwm"
+printf '%-34s %s\n' "daemon memory (KiB)" "$mem"
+printf '%-34s %s\n' "  with 10 pools (part 2)" "${MEM10:-not run}"
+printf '%-34s %s\n' "agent p50/p99/max us (256, 100 ms)" \
 	"$(kv "$agent_out" p50_us)/$(kv "$agent_out" p99_us)/$(kv "$agent_out" max_us)"
 printf '%-34s %s\n' "pools answering ready up" "$up of $POOLS"
-if [ "$up" -lt "$POOLS" ]; then
-	echo "answers of the others:"
-	grep -v '^ready up' "$STACK_DIR/scale.answers" | sort | uniq -c | sort -rn | head -n 5
-fi
+printf '%-34s %s\n' "table lock -> agent down" "$detect"

@@ -83,6 +83,7 @@
 #                           PG_USER=probe, PG_PASSWORD=probe-secret,
 #                           PG_PASSWORD_FILE (mode 0600),
 #                           PG_CONNINFO="host=127.0.0.1 port=PORT dbname=app user=probe"
+#                           max_connections is $PG_MAX_CONNECTIONS, or 60
 #   pg_psql SQL...          run each SQL as superuser in app (unix socket);
 #                           prints rows unaligned, tuples only
 #   pg_lock_table [TABLE]   a background session holds ACCESS EXCLUSIVE on
@@ -720,7 +721,7 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 shared_buffers = 32MB
-max_connections = 60
+max_connections = ${PG_MAX_CONNECTIONS:-60}
 EOF
 	# The postmaster runs in the background of this shell rather than
 	# detached by pg_ctl, so that it is reaped here and stopped with the
