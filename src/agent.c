@@ -312,13 +312,18 @@ agent_accept_hold(void)
 	evtimer_add(accept_yield, &now);
 }
 
-/* Accept again, on every listener not paused after EMFILE. */
+/*
+ * Accept again, on every listener not paused after EMFILE, unless the
+ * cap was reached since the yield began: agent_close() resumes then.
+ */
 static void
 agent_accept_go(int fd, short ev, void *arg)
 {
 	size_t	 i;
 
 	accept_burst = 0;
+	if (nclients >= AGENT_CLIENTS_MAX)
+		return;
 	accept_held = 0;
 	for (i = 0; i < nlisteners; i++)
 		if (listeners[i].resume == NULL ||

@@ -37,6 +37,8 @@ pools:
       - { name: app, type: fastcgi, script: $STACK_WWW/status.php }
 YAML
 
+# Room for more agent connections than the daemon holds at once (1024).
+ulimit -n 4096 2>/dev/null && wide_fds=1
 fp_daemon_start "$conf" "$own" || bail_out "the daemon did not start"
 is "$(agent_ask "$any" www)" "ready up 100%" "agent-send names the pool"
 is "$(agent_ask "$any" spare)" "ready up 100%" "the other pool"
@@ -81,6 +83,18 @@ ok "p99 under 20 ms while probes hang (${p99} us)" test "${p99:-999999}" -lt 200
 
 # The sleeping requests end by themselves; rise successes bring it back.
 ok "ready up again after the hang" poll_until 15 sh -c "'$AGENTC' -s www 127.0.0.1:$any | grep -q '^ready up 100%'"
+
+# 1100 pollers at once that send nothing: the port serving every pool
+# waits a second for each one's name, so 1024 are held open; the others
+# wait in the listen backlog and are answered too, not closed unanswered.
+if [ -n "${wide_fds:-}" ]; then
+	stats=$("$AGENTC" -a -n 1100 -c 1100 -t 10000 "127.0.0.1:$any")
+	diag "1100 silent pollers: $stats"
+	like "$stats" '^n=1100 errors=0 ' "1100 silent pollers at once: every one answered"
+	like "$(agent_ask "$any" spare)" '^ready up 100%' "and the port answers at once after them"
+else
+	skip "cannot raise the descriptor limit to 4096" 2
+fi
 
 ok "SIGTERM stops the daemon cleanly" fp_daemon_stop
 
