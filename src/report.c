@@ -203,7 +203,7 @@ report_workers_text(struct buf *b, struct pool *pool)
 	    "max children reached %llu, slow requests %llu\n",
 	    (unsigned long long)s->active, (unsigned long long)s->idle,
 	    pw->stuck, pw->max_children,
-	    pw->max_children_from_config ? "config" : "total processes",
+	    pw->max_children_from_config ? "config" : "status page",
 	    (unsigned long long)s->listen_queue,
 	    (unsigned long long)s->max_children_reached,
 	    (unsigned long long)s->slow_requests);
@@ -302,7 +302,7 @@ report_workers_json(struct buf *b, struct pool *pool)
 	    "\"slow_requests\": %llu, \"accepted_conn\": %llu, "
 	    "\"progress\": %s, \"processes\": [",
 	    pw->max_children, pw->max_children_from_config ? "config" :
-	    "total_processes",
+	    "status_page",
 	    (unsigned long long)s->active, (unsigned long long)s->idle,
 	    (unsigned long long)s->total, pw->stuck,
 	    (unsigned long long)s->listen_queue,

@@ -37,7 +37,7 @@ out=$("$FPMPROBE" --once --json -c "$conf"); rc=$?
 is "$rc" 0 "idle pools are OK"
 is "$(json_get "$out" '[p["weight"] for p in j["pools"]]')" "[100, 100]" "idle pools: weight 100"
 is "$(json_get "$out" 'j["pools"][0]["workers"]["max_children"]')" 4 "static pool: max_children from the sample"
-is "$(json_get "$out" 'j["pools"][0]["workers"]["max_children_source"]')" total_processes "and says so"
+is "$(json_get "$out" 'j["pools"][0]["workers"]["max_children_source"]')" status_page "and says so"
 is "$(json_get "$out" 'j["pools"][1]["workers"]["max_children_source"]')" config "dynamic pool: max_children from config"
 
 # 2 of 4 workers busy past stuck_after: weight about 50.
