@@ -26,7 +26,6 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +36,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "loadlib.h"
 
 #define REPLY_MAX	512
 
@@ -54,16 +55,6 @@ static size_t			 linelen;
 static int			 timeout_ms = 2000;
 static int			 spread;	/* -a */
 static unsigned int		 nopened;
-
-/* Monotonic microseconds. */
-static uint64_t
-now_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* Begin one exchange, due at DUE: a non-blocking connect. */
 static int
@@ -126,15 +117,6 @@ exchange_step(struct exchange *x, short revents)
 	return 0;
 }
 
-/* Sort helper. */
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t	 x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void
 usage(void)
 {
@@ -149,7 +131,8 @@ main(int argc, char *argv[])
 	struct exchange	*x;
 	struct pollfd	*pfd;
 	uint64_t	*lat, t0, elapsed, due, now;
-	char		*colon, *sendline = NULL;
+	struct lat_summary sum;
+	char		*sendline = NULL;
 	long		 count = 1, conc = 1, started = 0, done = 0, errors = 0;
 	long		 i, active;
 	double		 rate = 0;
@@ -189,12 +172,7 @@ main(int argc, char *argv[])
 	    rate < 0)
 		usage();
 	linelen = strlen(line);
-	if ((colon = strrchr(argv[optind], ':')) == NULL)
-		usage();
-	*colon = '\0';
-	peer.sin_family = AF_INET;
-	peer.sin_port = htons((uint16_t)atoi(colon + 1));
-	if (inet_pton(AF_INET, argv[optind], &peer.sin_addr) != 1)
+	if (peer_parse(argv[optind], &peer) == -1)
 		usage();
 	if (conc > count)
 		conc = count;
@@ -277,12 +255,10 @@ main(int argc, char *argv[])
 	elapsed = now_us() - t0;
 	if (count == 1)
 		return 1;
-	qsort(lat, (size_t)done, sizeof(*lat), cmp_u64);
+	lat_summary(lat, done, &sum);
 	printf("n=%ld errors=%ld p50_us=%llu p99_us=%llu max_us=%llu "
-	    "per_s=%.0f\n", done, errors,
-	    (unsigned long long)(done ? lat[(done - 1) / 2] : 0),
-	    (unsigned long long)(done ? lat[(done * 99 + 99) / 100 - 1] : 0),
-	    (unsigned long long)(done ? lat[done - 1] : 0),
+	    "per_s=%.0f\n", done, errors, (unsigned long long)sum.p50_us,
+	    (unsigned long long)sum.p99_us, (unsigned long long)sum.max_us,
 	    elapsed ? (double)done * 1e6 / (double)elapsed : 0.0);
 	return errors ? 1 : 0;
 }

@@ -20,7 +20,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -28,8 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "loadlib.h"
 
 #define HEAD_MAX	64
 #define CONC_MAX	1024
@@ -51,26 +51,14 @@ struct request {
 	size_t		 len;
 };
 
-static uint64_t	now_us(void);
 static int	request_open(struct request *);
 static enum outcome request_step(struct request *, short);
 static enum outcome request_status(const struct request *);
-static int	cmp_u64(const void *, const void *);
 static void	usage(void);
 
 static struct sockaddr_in	 peer;
 static char			*req_text;
 static size_t			 req_len;
-
-/* Monotonic microseconds. */
-static uint64_t
-now_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* Begin one request: a non-blocking connect. */
 static int
@@ -136,15 +124,6 @@ request_step(struct request *r, short revents)
 	return OUT_PENDING;
 }
 
-/* Order latencies for the percentiles. */
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t	 x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Say how to call it and exit 2. */
 static void
 usage(void)
@@ -161,7 +140,7 @@ main(int argc, char *argv[])
 	struct pollfd	*pfd;
 	uint64_t	*lat, t0, end, elapsed, now;
 	const char	*path = "/";
-	char		*colon;
+	struct lat_summary sum;
 	long		 conc = 1, max = 100000, started = 0, ended = 0, i;
 	long		 n_ok = 0, n_status = 0, n_timeout = 0, n_error = 0;
 	long		 active;
@@ -197,12 +176,7 @@ main(int argc, char *argv[])
 	    max > COUNT_MAX || secs <= 0 || secs > 600 || timeout_ms < 1 ||
 	    path[0] != '/')
 		usage();
-	if ((colon = strrchr(argv[optind], ':')) == NULL)
-		usage();
-	*colon = '\0';
-	peer.sin_family = AF_INET;
-	peer.sin_port = htons((uint16_t)atoi(colon + 1));
-	if (inet_pton(AF_INET, argv[optind], &peer.sin_addr) != 1)
+	if (peer_parse(argv[optind], &peer) == -1)
 		usage();
 	if ((ntohl(peer.sin_addr.s_addr) >> 24) != 127) {
 		fprintf(stderr, "httpload: loopback addresses only\n");
@@ -285,15 +259,13 @@ main(int argc, char *argv[])
 		}
 	}
 	elapsed = now_us() - t0;
-	qsort(lat, (size_t)ended, sizeof(*lat), cmp_u64);
+	lat_summary(lat, ended, &sum);
 	printf("total=%ld ok=%ld failed=%ld failed_pct=%.2f timeouts=%ld "
 	    "errors=%ld status=%ld p50_us=%llu p99_us=%llu max_us=%llu "
 	    "per_s=%.1f\n", ended, n_ok, ended - n_ok,
 	    ended ? 100.0 * (double)(ended - n_ok) / (double)ended : 0.0,
-	    n_timeout, n_error, n_status,
-	    (unsigned long long)(ended ? lat[(ended - 1) / 2] : 0),
-	    (unsigned long long)(ended ? lat[(ended * 99 + 99) / 100 - 1] : 0),
-	    (unsigned long long)(ended ? lat[ended - 1] : 0),
+	    n_timeout, n_error, n_status, (unsigned long long)sum.p50_us,
+	    (unsigned long long)sum.p99_us, (unsigned long long)sum.max_us,
 	    elapsed ? (double)ended * 1e6 / (double)elapsed : 0.0);
 	return 0;
 }
