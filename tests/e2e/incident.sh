@@ -207,12 +207,15 @@ lv() {
 }
 
 # One sample of both servers, tab-separated: ms, then status|check|weight
-# of a and of b ("DOWN (agent)|L4OK|100").
+# of a and of b ("DOWN (agent)|L4OK|100").  HAProxy marks a check under
+# way with "* " before its last result ("* L4OK"): that mark is dropped.
 sample() {
 	haproxy_cmd "show stat" | awk -F, -v ms="$(ms_now)" '
 		NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
 		$1 == "app" && ($2 == "a" || $2 == "b") {
-			s[$2] = $(col["status"]) "|" $(col["check_status"]) "|" $(col["weight"])
+			check = $(col["check_status"])
+			sub(/^\* /, "", check)
+			s[$2] = $(col["status"]) "|" check "|" $(col["weight"])
 		}
 		END { print ms "\t" s["a"] "\t" s["b"] }'
 }
