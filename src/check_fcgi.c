@@ -53,6 +53,7 @@ static const struct buf *fcgi_request(struct check *);
 const struct check_ops check_fcgi_ops = {
 	.name = "fastcgi",
 	.type = CHECK_FASTCGI,
+	.real_path = 1,
 	.start = fcgi_start,
 	.abort = fcgi_abort,
 	.free = fcgi_free,
@@ -401,7 +402,7 @@ fcgi_finish(struct probe *p)
 			probe_fail(p, PR_PROTOCOL, "%s", err);
 		return;
 	}
-	if (c->ops->type == CHECK_FPM_STATUS) {
+	if (c == c->pool->sampler) {
 		fpm_status_finish(p, fp, &resp);
 		return;
 	}
@@ -428,7 +429,7 @@ fcgi_finish(struct probe *p)
 	probe_done(p, PR_OK);
 }
 
-/* A status page: hand the parsed sample to the policy. */
+/* A status page: parsed here, completed and handed on by the sampler. */
 static void
 fpm_status_finish(struct probe *p, struct fcgi_probe *fp,
     const struct cgi_response *resp)
@@ -448,7 +449,7 @@ fpm_status_finish(struct probe *p, struct fcgi_probe *fp,
 		probe_fail(p, PR_PROTOCOL, "status page: %s", err);
 		return;
 	}
-	policy_sample(p->check->pool, &st, now_us());
+	sampler_take(p, &st);
 	probe_done(p, PR_OK);
 }
 

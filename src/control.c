@@ -84,7 +84,7 @@ mark_set(struct pool *pool, enum pool_mark mark, const char *reason)
 		sanitize_text(clean, sizeof(clean), reason, strlen(reason));
 		pool->mark_reason = xstrdup(clean);
 	}
-	policy_update(pool, now_us(), 0);
+	policy_update(pool, now_us());
 }
 
 /*

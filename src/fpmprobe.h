@@ -74,6 +74,7 @@ struct check;
 struct pool;
 struct probe;
 struct config;
+struct fpm_status;
 
 /* A growable byte buffer; data is always NUL-terminated for convenience. */
 struct buf {
@@ -159,6 +160,11 @@ enum check_type {
 struct check_ops {
 	const char	*name;
 	enum check_type	 type;
+	/*
+	 * The check goes through the pool's own request path (a FastCGI
+	 * round trip): a timeout may then only mean the pool is busy.
+	 */
+	int		 real_path;
 	/* Begin a probe; ends in probe_done() now or later. */
 	void		(*start)(struct probe *);
 	/* Release the probe's I/O state; idempotent. */
@@ -186,7 +192,19 @@ struct probe {
 	size_t			 out_off;
 	struct buf		 in;
 	void			*ctx;		/* the check type's own */
+	struct fpm_status	*sample;	/* the sampler's worker sample */
 	int			 done;
+};
+
+/* One probe's raw outcome, as probe_done() hands it to the policy. */
+struct outcome {
+	enum probe_result	 result;
+	enum probe_phase	 phase;
+	const char		*detail;
+	uint64_t		 latency_us;
+	uint64_t		 connect_us;
+	uint64_t		 first_byte_us;
+	struct fpm_status	*sample;	/* the policy takes it, or NULL */
 };
 
 /* What the scheduler and policy keep about one check. */
@@ -291,6 +309,7 @@ struct wait_info {
 	char		 wchan[64];
 	char		 peers[WAIT_PEERS_MAX][64];	/* "127.0.0.1:5432" */
 	size_t		 npeers;
+	char		 client[64];	/* who sent the worker its request */
 };
 
 struct fpm_worker {
@@ -301,7 +320,8 @@ struct fpm_worker {
 	char		 method[16];
 	char		 uri[256];
 	char		 script[256];
-	int		 stuck;
+	int		 stuck;		/* in a request past stuck_after */
+	int		 held;		/* of which: still reading it */
 	struct wait_info wait;
 };
 
@@ -324,14 +344,33 @@ struct fpm_status {
 	size_t			 nworkers;
 };
 
+/* Where a pool's max_children, its capacity, comes from. */
+enum capacity_source {
+	CAP_UNKNOWN = 0,
+	CAP_CONFIG,		/* fpmprobe's max_children: */
+	CAP_FPM_CONF,		/* php-fpm's own pool configuration */
+	CAP_STATUS_PAGE		/* the processes a static pool lists */
+};
+
+/* What php-fpm's own configuration says of a local pool. */
+struct fpm_facts {
+	int			 have;
+	char			 pm[16];
+	unsigned int		 max_children;	/* 0: not set */
+	int			 terminate_s;	/* request_terminate_timeout, -1 */
+	char			 source[256];	/* "FILE:LINE" of max_children */
+	char			 warning[256];	/* a mismatch with our config */
+};
+
 /* What the policy makes of a pool's worker sample. */
 struct pool_workers {
 	int			 have;		/* a sample was read */
 	uint64_t		 sampled_us;
 	struct fpm_status	 status;
-	unsigned int		 max_children;
-	int			 max_children_from_config;
-	unsigned int		 stuck;
+	unsigned int		 max_children;	/* 0: not known */
+	enum capacity_source	 capacity_source;
+	unsigned int		 stuck;		/* Running past stuck_after */
+	unsigned int		 held;		/* Reading headers past it */
 	int			 progress;	/* 1 yes, 0 no, -1 not known yet */
 	uint64_t		 requests;	/* sum of workers' request counters */
 	uint64_t		 completed;	/* requests since the last sample */
@@ -387,8 +426,10 @@ struct pool {
 	struct check_list	 checks;
 	struct check		*sampler;	/* status_path set: fpm-status */
 	enum admin_state	 admin_state;	/* the config's, for answers */
+	int			 once;		/* --once: one probe of each check */
 
 	/* runtime */
+	struct fpm_facts	 fpm;		/* learned by the sampler */
 	struct pool_workers	 workers;
 	struct verdict		 verdict;
 	enum pool_mark		 mark;
@@ -532,6 +573,10 @@ void	 fpm_status_free(struct fpm_status *);
 const char *fpm_wstate_str(enum fpm_wstate);
 enum fpm_wstate fpm_wstate_parse(const char *);
 
+/* sampler.c */
+void	 sampler_take(struct probe *, struct fpm_status *);
+int	 pool_is_local(const struct pool *);
+
 /* proc_wait.c */
 int	 proc_wait_inspect(pid_t, struct wait_info *);
 void	 wait_info_format(const struct wait_info *, char *, size_t);
@@ -571,10 +616,10 @@ extern const struct check_ops check_mysql_ops;
 extern const struct check_ops check_http_ops;
 
 /* policy.c */
-void	 policy_update(struct pool *, uint64_t, int);
-void	 policy_sample(struct pool *, struct fpm_status *, uint64_t);
-int	 policy_saturated(struct pool *, struct check *, enum probe_result,
-	    uint64_t);
+void	 policy_record(struct check *, struct outcome *, uint64_t);
+void	 policy_update(struct pool *, uint64_t);
+int	 worker_overdue(const struct pool *, const struct fpm_worker *);
+const char *capacity_source_str(enum capacity_source);
 size_t	 agent_reply_format(char *, size_t, enum pool_state, unsigned int,
 	    const char *, enum admin_state);
 const char *pool_state_str(enum pool_state);

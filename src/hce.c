@@ -16,14 +16,16 @@
 
 #include "fpmprobe.h"
 
+#define OVERRUN_US	1000000	/* past a probe's deadline: cut it */
+
 static void	hce_tick(int, short, void *);
 static void	hce_schedule(struct check *, unsigned int);
 static void	probe_start(struct check *);
-static void	check_record(struct check *, struct probe *, uint64_t);
 static void	check_init(struct check *);
 static void	pool_prepare(struct config *, struct pool *);
 static int	check_same(const struct check *, const struct check *);
 static int	str_same(const char *, const char *);
+static int	real_path_timed_out(const struct pool *);
 
 const struct check_ops *check_types[] = {
 	&check_fcgi_ops,
@@ -190,6 +192,11 @@ probe_close(struct probe *p)
 	}
 	buf_free(&p->out);
 	buf_free(&p->in);
+	if (p->sample != NULL) {
+		fpm_status_free(p->sample);
+		free(p->sample);
+		p->sample = NULL;
+	}
 }
 
 /* End a probe with a result and a detail for the reason. */
@@ -206,12 +213,14 @@ probe_fail(struct probe *p, enum probe_result r, const char *fmt, ...)
 
 /*
  * Every probe ends here, exactly once: the check type releases its I/O,
- * the outcome is recorded, and the pool's answer is computed again.
+ * and the raw outcome, with the worker sample it may carry, goes to the
+ * policy, which keeps it and computes the pool's answer again.
  */
 void
 probe_done(struct probe *p, enum probe_result r)
 {
 	struct check	*c = p->check;
+	struct outcome	 o;
 	uint64_t	 now = now_us();
 
 	if (p->done)
@@ -220,57 +229,23 @@ probe_done(struct probe *p, enum probe_result r)
 	p->result = r;
 	p->total_us = now - p->start_us;
 	c->ops->abort(p);
+	memset(&o, 0, sizeof(o));
+	o.result = r;
+	o.phase = p->phase;
+	o.detail = p->detail;
+	o.latency_us = p->total_us;
+	o.connect_us = p->connect_us;
+	o.first_byte_us = p->first_byte_us;
+	o.sample = r == PR_OK ? p->sample : NULL;
+	policy_record(c, &o, now);
+	if (r != PR_OK || c == c->pool->sampler)
+		log_debug("pool %s check %s: %s", c->pool->name, c->name,
+		    r == PR_OK ? "ok" : c->st.reason);
 	probe_close(p);
-	check_record(c, p, now);
 	c->probe = NULL;
 	free(p);
-	policy_update(c->pool, now, hce_once);
 	if (hce_once && --hce_pending == 0)
 		event_base_loopbreak(hce_base);
-}
-
-/* Keep the outcome, the latency window and the rise/fall counters. */
-static void
-check_record(struct check *c, struct probe *p, uint64_t now)
-{
-	struct check_status	*st = &c->st;
-	int			 ok = p->result == PR_OK, pass;
-
-	st->have_result = 1;
-	st->result = p->result;
-	st->phase = p->phase;
-	st->done_us = now;
-	st->latency_us = p->total_us;
-	st->connect_us = p->connect_us;
-	st->first_byte_us = p->first_byte_us;
-	st->probes++;
-	latency_observe(st, p->total_us);
-	if (ok)
-		st->reason[0] = '\0';
-	else
-		probe_reason(c, p->result, p->phase, p->detail, st->reason,
-		    sizeof(st->reason));
-
-	/* A timeout on a busy pool that makes progress is not a failure. */
-	st->saturated = !ok && !hce_once &&
-	    policy_saturated(c->pool, c, p->result, now);
-	pass = ok || st->saturated;
-	if (!ok)
-		st->failures++;
-	if (pass) {
-		st->fail_run = 0;
-		st->ok_run++;
-		if (!st->healthy && (hce_once || st->ok_run >= c->rise))
-			st->healthy = 1;
-	} else {
-		st->ok_run = 0;
-		st->fail_run++;
-		if (st->healthy && (hce_once || st->fail_run >= c->fall))
-			st->healthy = 0;
-	}
-	if (!ok || c->ops->type == CHECK_FPM_STATUS)
-		log_debug("pool %s check %s: %s", c->pool->name, c->name,
-		    ok ? "ok" : st->reason);
 }
 
 /* Launch one probe of a check. */
@@ -289,17 +264,26 @@ probe_start(struct check *c)
 	c->ops->start(p);
 }
 
-/* The interval timer: cut a probe that overran, then start the next. */
+/*
+ * The interval timer: start the next probe.  A probe still running has
+ * its own deadline (timeout may be longer than interval), so it runs to
+ * it, and the start that fell due meanwhile is skipped: a wait is only
+ * reported once it happened.
+ */
 static void
 hce_tick(int fd, short ev, void *arg)
 {
 	struct check	*c = arg;
+	uint64_t	 now = now_us();
 
-	if (c->probe != NULL)
-		probe_fail(c->probe, PR_TIMEOUT, "still running at the next "
-		    "interval");
 	hce_schedule(c, c->interval_ms);
-	probe_start(c);
+	/* Every check type ends at its deadline; this only guards that. */
+	if (c->probe != NULL && now > c->probe->deadline_us + OVERRUN_US)
+		probe_fail(c->probe, PR_TIMEOUT, "still running %llums past "
+		    "its deadline", (unsigned long long)
+		    ((now - c->probe->deadline_us) / 1000));
+	if (c->probe == NULL)
+		probe_start(c);
 }
 
 /* Arm a check's timer for ms from now, less up to 10% of jitter. */
@@ -427,8 +411,7 @@ hce_carry(struct config *from, struct config *to)
 		TAILQ_FOREACH(c, &pool->checks, entry)
 			TAILQ_FOREACH(oc, &old->checks, entry)
 				if (strcmp(oc->name, c->name) == 0 &&
-				    oc->ops->type != CHECK_FPM_STATUS &&
-				    check_same(oc, c)) {
+				    oc != old->sampler && check_same(oc, c)) {
 					c->st = oc->st;
 					kept++;
 					break;
@@ -458,6 +441,7 @@ hce_start(struct event_base *base, struct config *conf)
 	srandom((unsigned int)(now_us() ^ (uint64_t)getpid()));
 	TAILQ_FOREACH(pool, &conf->pools, entry) {
 		pool_prepare(conf, pool);
+		pool->once = 0;
 		TAILQ_FOREACH(c, &pool->checks, entry) {
 			/* A check carried over a reload keeps its state. */
 			if (!c->st.have_result)
@@ -465,7 +449,7 @@ hce_start(struct event_base *base, struct config *conf)
 			hce_schedule(c, (unsigned int)(random() %
 			    (c->interval_ms + 1)));
 		}
-		policy_update(pool, now_us(), 0);
+		policy_update(pool, now_us());
 	}
 }
 
@@ -509,6 +493,7 @@ hce_run_once(struct event_base *base, struct config *conf,
 	hce_pending = 0;
 	for (i = 0; i < npools; i++) {
 		pool_prepare(conf, pools[i]);
+		pools[i]->once = 1;
 		TAILQ_FOREACH(c, &pools[i]->checks, entry) {
 			check_init(c);
 			hce_pending++;
@@ -521,6 +506,30 @@ hce_run_once(struct event_base *base, struct config *conf,
 			probe_start(c);
 	if (hce_pending > 0)
 		event_base_dispatch(base);
+	/*
+	 * A real-path probe timed out: sample the workers again, so that
+	 * the policy sees whether requests completed meanwhile (busy) or
+	 * not (broken), as the daemon sees it between intervals.
+	 */
 	for (i = 0; i < npools; i++)
-		policy_update(pools[i], now_us(), 1);
+		if (pools[i]->sampler != NULL && real_path_timed_out(pools[i])) {
+			hce_pending++;
+			probe_start(pools[i]->sampler);
+		}
+	if (hce_pending > 0)
+		event_base_dispatch(base);
+	for (i = 0; i < npools; i++)
+		policy_update(pools[i], now_us());
+}
+
+/* Did a real-path probe of the pool time out? */
+static int
+real_path_timed_out(const struct pool *pool)
+{
+	const struct check	*c;
+
+	TAILQ_FOREACH(c, &pool->checks, entry)
+		if (c->ops->real_path && c->st.result == PR_TIMEOUT)
+			return 1;
+	return 0;
 }

@@ -1,18 +1,17 @@
 /*
- * Policy: the one place that turns check results and worker samples into
- * a pool's state, weight and reason, and formats the agent's answer.
+ * Policy: the one place that decides.  probe_done() hands it each probe's
+ * raw outcome (the sampler's worker sample included); it keeps rise/fall,
+ * tells saturation from breakage, and turns check results and worker
+ * samples into a pool's state, weight and reason.  It does no I/O: what
+ * workers wait on was looked at by the sampler before the sample came.
  *
  * Busy is not broken.  A pool goes down only when its real path is
- * broken: a check failed, every worker is stuck, or real-path probes time
- * out while the pool makes no progress at all.  Load lowers the weight.
+ * broken: a check failed, every worker the pool can have is stuck, or
+ * real-path probes time out while the pool makes no progress at all.
+ * Load lowers the weight.
  */
 
 #include "config.h"
-
-#include <sys/types.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <netinet/in.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,21 +19,31 @@
 
 #include "fpmprobe.h"
 
-#define STUCK_INSPECT_MAX	64	/* stuck workers looked at per sample */
-
-static int	pool_is_local(const struct pool *);
 static int	worker_is_busy(const struct fpm_worker *);
 static int	worker_serves_status(const struct pool *,
 		    const struct fpm_worker *);
-static void	stuck_reason(const struct pool *, char *, size_t);
+static void	sample_take(struct pool *, struct fpm_status *, uint64_t);
+static void	capacity_learn(struct pool *);
 static int	sample_fresh(const struct pool *, uint64_t);
 static int	pool_times_out(const struct pool *);
+static unsigned int unavailable(const struct pool_workers *);
+static int	saturated(const struct pool *, const struct check *,
+		    enum probe_result, uint64_t);
+static void	duration_text(char *, size_t, unsigned int);
+static void	stuck_reason(const struct pool *, char *, size_t);
 
 static const char *pool_state_names[] = {
 	[POOL_UP] = "up",
 	[POOL_DOWN] = "down",
 	[POOL_MAINT] = "maint",
 	[POOL_DRAIN] = "drain",
+};
+
+static const char *capacity_source_names[] = {
+	[CAP_UNKNOWN] = "unknown",
+	[CAP_CONFIG] = "config",
+	[CAP_FPM_CONF] = "php-fpm config",
+	[CAP_STATUS_PAGE] = "status_page",
 };
 
 /* The name of a pool state, as the JSON and reports use it. */
@@ -44,6 +53,15 @@ pool_state_str(enum pool_state s)
 	if (s > POOL_DRAIN)
 		return "unknown";
 	return pool_state_names[s];
+}
+
+/* Where max_children came from, as the JSON names it. */
+const char *
+capacity_source_str(enum capacity_source s)
+{
+	if (s > CAP_STATUS_PAGE)
+		return "unknown";
+	return capacity_source_names[s];
 }
 
 /*
@@ -93,27 +111,6 @@ agent_reply_format(char *out, size_t outlen, enum pool_state state,
 	return (size_t)n;
 }
 
-/* Is the pool on this host, so that its pids are ours to inspect? */
-static int
-pool_is_local(const struct pool *pool)
-{
-	const struct sockaddr_storage	*ss = &pool->fastcgi.ss;
-	const struct sockaddr_in6	*sin6;
-	static const uint8_t		 lo6[16] = { [15] = 1 };
-
-	switch (ss->ss_family) {
-	case AF_UNIX:
-		return 1;
-	case AF_INET:
-		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr)
-		    >> 24) == 127;
-	case AF_INET6:
-		sin6 = (const struct sockaddr_in6 *)ss;
-		return memcmp(&sin6->sin6_addr, lo6, sizeof(lo6)) == 0;
-	}
-	return 0;
-}
-
 /* Is the worker inside a request (the states a stuck worker is in)? */
 static int
 worker_is_busy(const struct fpm_worker *w)
@@ -136,33 +133,75 @@ worker_serves_status(const struct pool *pool, const struct fpm_worker *w)
 }
 
 /*
- * Take a new worker sample: mark stuck workers, see what they wait on,
- * and tell whether requests completed since the previous sample.
- * Takes ownership of the status' worker array.
+ * Has the worker been in one request for longer than stuck_after?  The
+ * sampler asks too, to know whose waits to look at.
  */
-void
-policy_sample(struct pool *pool, struct fpm_status *st, uint64_t now)
+int
+worker_overdue(const struct pool *pool, const struct fpm_worker *w)
+{
+	return worker_is_busy(w) && w->request_duration_us >
+	    (uint64_t)pool->stuck_after_ms * 1000 &&
+	    !worker_serves_status(pool, w);
+}
+
+/*
+ * The pool's capacity, pm.max_children: fpmprobe's max_children first,
+ * then php-fpm's own configuration, then, for a static pool only, the
+ * processes its status page lists.  A dynamic or ondemand pool lists the
+ * processes alive now, which says nothing of how many it may start.
+ */
+static void
+capacity_learn(struct pool *pool)
 {
 	struct pool_workers	*pw = &pool->workers;
-	uint64_t		 limit = (uint64_t)pool->stuck_after_ms * 1000;
+	const struct fpm_status	*s = &pw->status;
+
+	if (pool->max_children > 0) {
+		pw->max_children = pool->max_children;
+		pw->capacity_source = CAP_CONFIG;
+	} else if (pool->fpm.have && pool->fpm.max_children > 0) {
+		pw->max_children = pool->fpm.max_children;
+		pw->capacity_source = CAP_FPM_CONF;
+	} else if (strcmp(s->pm, "static") == 0) {
+		/*
+		 * Count the processes the page lists rather than trust its
+		 * "total processes" line: with pm.status_listen, php-fpm
+		 * 8.2 over-counts it under load (17 for a static pool of 4
+		 * behind HAProxy), which turned 3 stuck of 4 into "up 82%".
+		 */
+		pw->max_children = s->nworkers > 0 ?
+		    (unsigned int)s->nworkers : (unsigned int)s->total;
+		pw->capacity_source = CAP_STATUS_PAGE;
+	} else {
+		pw->max_children = 0;
+		pw->capacity_source = CAP_UNKNOWN;
+	}
+}
+
+/*
+ * Take a new worker sample: mark overdue workers (stuck in a request, or
+ * held by a client that never finished sending one), and tell whether
+ * requests completed since the previous sample.  Takes ownership of the
+ * status' worker array.
+ */
+static void
+sample_take(struct pool *pool, struct fpm_status *st, uint64_t now)
+{
+	struct pool_workers	*pw = &pool->workers;
 	uint64_t		 requests = 0;
-	unsigned int		 stuck = 0, inspected = 0, own;
-	int			 local = pool_is_local(pool);
+	unsigned int		 stuck = 0, held = 0, own;
 	size_t			 i;
 
 	for (i = 0; i < st->nworkers; i++) {
 		struct fpm_worker *w = &st->workers[i];
 
 		requests += w->requests;
-		w->stuck = worker_is_busy(w) && w->request_duration_us > limit &&
-		    !worker_serves_status(pool, w);
-		if (!w->stuck)
-			continue;
-		stuck++;
-		if (local && inspected < STUCK_INSPECT_MAX) {
-			inspected++;
-			proc_wait_inspect(w->pid, &w->wait);
-		}
+		w->stuck = worker_overdue(pool, w);
+		w->held = w->stuck && w->state == FPM_W_READING_HEADERS;
+		if (w->held)
+			held++;
+		else if (w->stuck)
+			stuck++;
 	}
 
 	/*
@@ -187,21 +226,8 @@ policy_sample(struct pool *pool, struct fpm_status *st, uint64_t now)
 	pw->have = 1;
 	pw->sampled_us = now;
 	pw->stuck = stuck;
-	if (pool->max_children > 0) {
-		pw->max_children = pool->max_children;
-		pw->max_children_from_config = 1;
-	} else {
-		/*
-		 * Count the processes the page lists rather than trust its
-		 * "total processes" line: with pm.status_listen, php-fpm
-		 * 8.2 over-counts it under load (17 for a static pool of 4
-		 * behind HAProxy), which turned 3 stuck of 4 into "up 82%".
-		 */
-		pw->max_children = pw->status.nworkers > 0 ?
-		    (unsigned int)pw->status.nworkers :
-		    (unsigned int)pw->status.total;
-		pw->max_children_from_config = 0;
-	}
+	pw->held = held;
+	capacity_learn(pool);
 }
 
 /* Is the last worker sample recent enough to judge by? */
@@ -214,6 +240,13 @@ sample_fresh(const struct pool *pool, uint64_t now)
 	    (uint64_t)STALE_INTERVALS * pool->interval_ms * 1000;
 }
 
+/* Workers that cannot take a request: stuck, or held by their client. */
+static unsigned int
+unavailable(const struct pool_workers *pw)
+{
+	return pw->stuck + pw->held;
+}
+
 /* Is the pool down because a real-path probe timed out? */
 static int
 pool_times_out(const struct pool *pool)
@@ -221,7 +254,7 @@ pool_times_out(const struct pool *pool)
 	const struct check	*c;
 
 	TAILQ_FOREACH(c, &pool->checks, entry)
-		if (c->ops->type == CHECK_FASTCGI && !c->st.healthy &&
+		if (c->ops->real_path && !c->st.healthy &&
 		    c->st.result == PR_TIMEOUT)
 			return 1;
 	return 0;
@@ -229,35 +262,105 @@ pool_times_out(const struct pool *pool)
 
 /*
  * Does a failed real-path probe only mean the pool is busy?  A timeout
- * while the pool demonstrably completes requests and not every worker is
- * stuck is saturation, not breakage.
+ * while the pool demonstrably completes requests and not every worker it
+ * can have is stuck is saturation, not breakage.  --once sees progress
+ * too: it samples again after a real-path timeout.
  */
-int
-policy_saturated(struct pool *pool, struct check *c, enum probe_result r,
+static int
+saturated(const struct pool *pool, const struct check *c, enum probe_result r,
     uint64_t now)
 {
 	const struct pool_workers *pw = &pool->workers;
 
-	if (c->ops->type != CHECK_FASTCGI || r != PR_TIMEOUT)
+	if (!c->ops->real_path || r != PR_TIMEOUT)
 		return 0;
-	if (!sample_fresh(pool, now) || pw->progress != 1)
+	if (!(pool->once ? pw->have : sample_fresh(pool, now)) ||
+	    pw->progress != 1)
 		return 0;
-	return pw->max_children == 0 || pw->stuck < pw->max_children;
+	return pw->max_children == 0 || unavailable(pw) < pw->max_children;
 }
 
-/* "3/4 workers stuck >10s, blocked in poll() on 127.0.0.1:5432" */
+/*
+ * The one entry point of a probe's outcome: keep it, the latency window
+ * and the rise/fall counters, take the worker sample it carries, and
+ * compute the pool's answer again.
+ */
+void
+policy_record(struct check *c, struct outcome *o, uint64_t now)
+{
+	struct check_status	*st = &c->st;
+	struct pool		*pool = c->pool;
+	int			 ok = o->result == PR_OK, pass, once = pool->once;
+
+	if (o->sample != NULL) {
+		sample_take(pool, o->sample, now);
+		o->sample = NULL;
+	}
+	st->have_result = 1;
+	st->result = o->result;
+	st->phase = o->phase;
+	st->done_us = now;
+	st->latency_us = o->latency_us;
+	st->connect_us = o->connect_us;
+	st->first_byte_us = o->first_byte_us;
+	st->probes++;
+	latency_observe(st, o->latency_us);
+	if (ok)
+		st->reason[0] = '\0';
+	else
+		probe_reason(c, o->result, o->phase, o->detail != NULL ?
+		    o->detail : "", st->reason, sizeof(st->reason));
+
+	/* A timeout on a busy pool that makes progress is not a failure. */
+	st->saturated = !ok && !once && saturated(pool, c, o->result, now);
+	pass = ok || st->saturated;
+	if (!ok)
+		st->failures++;
+	if (pass) {
+		st->fail_run = 0;
+		st->ok_run++;
+		if (!st->healthy && (once || st->ok_run >= c->rise))
+			st->healthy = 1;
+	} else {
+		st->ok_run = 0;
+		st->fail_run++;
+		if (st->healthy && (once || st->fail_run >= c->fall))
+			st->healthy = 0;
+	}
+	policy_update(pool, now);
+}
+
+/* Print a duration as the config would: "10s", "1500ms". */
+static void
+duration_text(char *out, size_t outlen, unsigned int ms)
+{
+	if (ms % 1000 == 0)
+		snprintf(out, outlen, "%us", ms / 1000);
+	else
+		snprintf(out, outlen, "%ums", ms);
+}
+
+/*
+ * "3/4 workers stuck >10s, blocked in poll() on 127.0.0.1:5432", or for
+ * workers a client never finished sending a request to, "4/4 workers
+ * held >2s reading a request from 127.0.0.1:50123".
+ */
 static void
 stuck_reason(const struct pool *pool, char *out, size_t outlen)
 {
 	const struct pool_workers	*pw = &pool->workers;
-	char				 wait[160], best[160] = "";
+	char				 wait[160], best[160] = "", of[24] = "";
+	char				 after[24], client[80] = "";
 	unsigned int			 bestn = 0, n;
 	size_t				 i, j;
 
 	for (i = 0; i < pw->status.nworkers; i++) {
 		const struct fpm_worker *w = &pw->status.workers[i];
 
-		if (!w->stuck || !w->wait.known)
+		if (w->held && client[0] == '\0' && w->wait.client[0] != '\0')
+			snprintf(client, sizeof(client), " from %s",
+			    w->wait.client);
+		if (!w->stuck || w->held || !w->wait.known)
 			continue;
 		wait_info_format(&w->wait, wait, sizeof(wait));
 		n = 0;
@@ -265,7 +368,7 @@ stuck_reason(const struct pool *pool, char *out, size_t outlen)
 			const struct fpm_worker *v = &pw->status.workers[j];
 			char other[160];
 
-			if (!v->stuck || !v->wait.known)
+			if (!v->stuck || v->held || !v->wait.known)
 				continue;
 			wait_info_format(&v->wait, other, sizeof(other));
 			if (strcmp(wait, other) == 0)
@@ -276,14 +379,22 @@ stuck_reason(const struct pool *pool, char *out, size_t outlen)
 			strlcpy_safe(best, wait, sizeof(best));
 		}
 	}
-	if (pool->stuck_after_ms % 1000 == 0)
-		snprintf(out, outlen, "%u/%u workers stuck >%us%s%s", pw->stuck,
-		    pw->max_children, pool->stuck_after_ms / 1000,
-		    best[0] != '\0' ? ", blocked in " : "", best);
+	duration_text(after, sizeof(after), pool->stuck_after_ms);
+	if (pw->max_children > 0)
+		snprintf(of, sizeof(of), "/%u", pw->max_children);
+	if (pw->stuck > 0 && pw->held > 0)
+		snprintf(out, outlen, "%u%s workers stuck >%s%s%s, %u held "
+		    "reading a request%s", pw->stuck, of, after,
+		    best[0] != '\0' ? ", blocked in " : "", best, pw->held,
+		    client);
+	else if (pw->held > 0)
+		snprintf(out, outlen, "%u%s workers held >%s reading a "
+		    "request%s", pw->held, of, after, client);
 	else
-		snprintf(out, outlen, "%u/%u workers stuck >%ums%s%s",
-		    pw->stuck, pw->max_children, pool->stuck_after_ms,
-		    best[0] != '\0' ? ", blocked in " : "", best);
+		snprintf(out, outlen, "%u%s workers stuck >%s%s%s", pw->stuck,
+		    of, after, best[0] != '\0' ? ", blocked in " : "", best);
+	if (pw->max_children == 0 && strlen(out) + 24 < outlen)
+		strcat(out, " (max_children unknown)");
 }
 
 /*
@@ -291,7 +402,7 @@ stuck_reason(const struct pool *pool, char *out, size_t outlen)
  * --once mode every check has exactly one result and nothing is stale.
  */
 void
-policy_update(struct pool *pool, uint64_t now, int once)
+policy_update(struct pool *pool, uint64_t now)
 {
 	struct verdict		*v = &pool->verdict;
 	const struct pool_workers *pw = &pool->workers;
@@ -299,15 +410,16 @@ policy_update(struct pool *pool, uint64_t now, int once)
 	enum pool_state		 health = POOL_UP;
 	enum admin_state	 admin = ADMIN_SET;
 	uint64_t		 fresh_until = UINT64_MAX, stale_us;
-	unsigned int		 weight = 100, max;
+	unsigned int		 weight = 100, max, out;
 	char			 reason[REASON_MAX + 1] = "";
 	char			 info[REASON_MAX + 1] = "";
 	enum pool_state		 was = v->health;
-	int			 first = v->replylen == 0;
+	int			 first = v->replylen == 0, once = pool->once;
+	int			 sat;
 
 	v->saturated = 0;
 	TAILQ_FOREACH(c, &pool->checks, entry) {
-		if (c->ops->type == CHECK_FPM_STATUS)
+		if (c == pool->sampler)
 			continue;
 		stale_us = (uint64_t)STALE_INTERVALS * c->interval_ms * 1000;
 		if (!once && now - c->st.done_us > stale_us) {
@@ -322,44 +434,46 @@ policy_update(struct pool *pool, uint64_t now, int once)
 		}
 		if (!once && c->st.done_us + stale_us < fresh_until)
 			fresh_until = c->st.done_us + stale_us;
-		if (!c->st.healthy && health == POOL_UP) {
+		/* --once's second sample may come after the timeout. */
+		sat = once ? !c->st.healthy && saturated(pool, c,
+		    c->st.result, now) : c->st.saturated && c->st.result != PR_OK;
+		if (!c->st.healthy && !sat && health == POOL_UP) {
 			health = POOL_DOWN;
 			strlcpy_safe(reason, c->st.reason, sizeof(reason));
-		} else if (c->st.saturated && c->st.result != PR_OK &&
-		    !v->saturated) {
+		} else if (sat && !v->saturated) {
 			v->saturated = 1;
 			snprintf(info, sizeof(info), "saturated: %.100s",
 			    c->st.reason);
 		}
 	}
 
-	if (once || sample_fresh(pool, now)) {
+	if (pw->have && (once || sample_fresh(pool, now))) {
 		max = pw->max_children;
-		if (pw->have && max > 0) {
-			/*
-			 * Every worker stuck is the root cause of any
-			 * real-path timeout: say that rather than the
-			 * timeout it explains.
-			 */
-			if (pw->stuck >= max && (health == POOL_UP ||
-			    pool_times_out(pool))) {
-				health = POOL_DOWN;
-				stuck_reason(pool, reason, sizeof(reason));
-			}
-			/*
-			 * The weight is the share of workers not stuck.  The
-			 * listen queue is left out on purpose: sampled once an
-			 * interval and read by HAProxy a second later, it
-			 * swings traffic between equally busy pools (25% vs
-			 * 7% seen for two identical saturated pools), and the
-			 * pool that gets more then queues past HAProxy's
-			 * server timeout.  Balancing a queue is HAProxy's job.
-			 */
-			weight = 100 * (max - (pw->stuck < max ? pw->stuck :
-			    max)) / max;
-			if (pw->stuck > 0 && info[0] == '\0')
-				stuck_reason(pool, info, sizeof(info));
+		out = unavailable(pw);
+		/*
+		 * Every worker the pool can have stuck is the root cause of
+		 * any real-path timeout: say that rather than the timeout it
+		 * explains.  With max_children unknown (a remote dynamic
+		 * pool), stuck counts alone never take a pool down.
+		 */
+		if (max > 0 && out >= max && (health == POOL_UP ||
+		    pool_times_out(pool))) {
+			health = POOL_DOWN;
+			stuck_reason(pool, reason, sizeof(reason));
 		}
+		/*
+		 * The weight is the share of max_children that can take a
+		 * request.  The listen queue is left out on purpose: sampled
+		 * once an interval and read by HAProxy a second later, it
+		 * swings traffic between equally busy pools (25% vs 7% seen
+		 * for two identical saturated pools), and the pool that gets
+		 * more then queues past HAProxy's server timeout.  Balancing
+		 * a queue is HAProxy's job.
+		 */
+		if (max > 0)
+			weight = 100 * (max - (out < max ? out : max)) / max;
+		if (out > 0 && info[0] == '\0')
+			stuck_reason(pool, info, sizeof(info));
 	}
 	if (weight < 1)
 		weight = 1;
@@ -400,6 +514,6 @@ const struct verdict *
 pool_verdict(struct pool *pool, uint64_t now)
 {
 	if (now >= pool->verdict.fresh_until_us)
-		policy_update(pool, now, 0);
+		policy_update(pool, now);
 	return &pool->verdict;
 }

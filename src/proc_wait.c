@@ -409,13 +409,14 @@ tcp_table(pid_t pid, const char *name, int family, struct sockset *ss)
 
 /*
  * Keep the far ends of connected sockets.  A connection whose local port
- * is one the process listens on came in (the FastCGI request itself) and
- * says nothing about what the worker waits for.
+ * is one the process listens on came in (the FastCGI request itself): it
+ * says nothing about what the worker waits for, but names its client.
  */
 static void
 tcp_peers(const struct sockset *ss, struct wait_info *wi)
 {
-	size_t	 i, j;
+	struct wait_info	 in;
+	size_t			 i, j;
 
 	for (i = 0; i < ss->nconn; i++) {
 		const struct tcp_conn *c = &ss->conn[i];
@@ -425,6 +426,12 @@ tcp_peers(const struct sockset *ss, struct wait_info *wi)
 				break;
 		if (j == ss->nlisten)
 			peer_add_inet(wi, c->family, c->raddr, c->rport);
+		else if (wi->client[0] == '\0') {
+			memset(&in, 0, sizeof(in));
+			peer_add_inet(&in, c->family, c->raddr, c->rport);
+			strlcpy_safe(wi->client, in.peers[0],
+			    sizeof(wi->client));
+		}
 	}
 }
 
@@ -553,8 +560,19 @@ unix_peers(const struct sockset *ss, struct wait_info *wi)
 		queries++;
 		if (unix_query(nl, (uint32_t)ss->ino[i], ++seq, &ui) == -1 ||
 		    ui.type != SOCK_STREAM || ui.state == TCP_LISTEN ||
-		    ui.name[0] != '\0' || ui.peer == 0)
+		    ui.peer == 0)
 			continue;
+		if (ui.name[0] != '\0') {
+			/* The server end of a request on a unix listener. */
+			if (wi->client[0] == '\0') {
+				memcpy(text, "unix:", 5);
+				strlcpy_safe(text + 5, ui.name,
+				    sizeof(text) - 5);
+				strlcpy_safe(wi->client, text,
+				    sizeof(wi->client));
+			}
+			continue;
+		}
 		queries++;
 		if (unix_query(nl, ui.peer, ++seq, &peer) == 0 &&
 		    peer.name[0] != '\0') {

@@ -19,6 +19,7 @@ static void	latency_stats(const struct check_status *, uint32_t *,
 		    uint32_t *, uint32_t *);
 static void	report_workers_text(struct buf *, struct pool *);
 static void	report_workers_json(struct buf *, struct pool *);
+static void	capacity_source_text(const struct pool *, char *, size_t);
 static void	db_target(const struct check *, char *, size_t);
 static int	db_capacity(struct config *, const struct check *, int64_t *,
 		    int64_t *);
@@ -186,7 +187,7 @@ report_workers_text(struct buf *b, struct pool *pool)
 {
 	const struct pool_workers	*pw = &pool->workers;
 	const struct fpm_status		*s = &pw->status;
-	char				 wait[160];
+	char				 wait[160], cap[320], max[16];
 	size_t				 i;
 
 	if (pool->status_path == NULL)
@@ -198,25 +199,44 @@ report_workers_text(struct buf *b, struct pool *pool)
 		    pool->sampler->st.reason : "");
 		return;
 	}
-	buf_printf(b, "  workers: %llu active, %llu idle, %u stuck, "
-	    "max_children %u (%s), listen queue %llu, "
+	capacity_source_text(pool, cap, sizeof(cap));
+	if (pw->max_children > 0)
+		snprintf(max, sizeof(max), "%u", pw->max_children);
+	else
+		strlcpy_safe(max, "unknown", sizeof(max));
+	buf_printf(b, "  workers: %llu active, %llu idle, %u stuck, %u held, "
+	    "max_children %s (%s), pm %s, listen queue %llu, "
 	    "max children reached %llu, slow requests %llu\n",
 	    (unsigned long long)s->active, (unsigned long long)s->idle,
-	    pw->stuck, pw->max_children,
-	    pw->max_children_from_config ? "config" : "status page",
+	    pw->stuck, pw->held, max, cap, s->pm[0] != '\0' ? s->pm : "unknown",
 	    (unsigned long long)s->listen_queue,
 	    (unsigned long long)s->max_children_reached,
 	    (unsigned long long)s->slow_requests);
+	if (pw->capacity_source == CAP_UNKNOWN)
+		buf_printf(b, "  WARNING: max_children unknown for this %s "
+		    "pool: stuck workers lower neither its weight nor take it "
+		    "down; set max_children\n", s->pm[0] != '\0' ? s->pm :
+		    "");
+	if (pool->fpm.warning[0] != '\0')
+		buf_printf(b, "  WARNING: %s\n", pool->fpm.warning);
 	for (i = 0; i < s->nworkers; i++) {
 		const struct fpm_worker *w = &s->workers[i];
 
 		if (!w->stuck)
 			continue;
 		wait_info_format(&w->wait, wait, sizeof(wait));
-		buf_printf(b, "    stuck pid %d %s %.1fs %s %s, waiting in %s\n",
-		    (int)w->pid, fpm_wstate_str(w->state),
-		    (double)w->request_duration_us / 1e6, w->method, w->uri,
-		    wait);
+		if (w->held)
+			buf_printf(b, "    held pid %d %s %.1fs, by %s\n",
+			    (int)w->pid, fpm_wstate_str(w->state),
+			    (double)w->request_duration_us / 1e6,
+			    w->wait.client[0] != '\0' ? w->wait.client :
+			    "an unknown client");
+		else
+			buf_printf(b, "    stuck pid %d %s %.1fs %s %s, "
+			    "waiting in %s\n", (int)w->pid,
+			    fpm_wstate_str(w->state),
+			    (double)w->request_duration_us / 1e6, w->method,
+			    w->uri, wait);
 	}
 }
 
@@ -284,27 +304,50 @@ report_text(struct buf *b, struct config *conf, struct pool **pools,
 	}
 }
 
+/*
+ * Where max_children came from: "config", "php-fpm config FILE:LINE",
+ * "status_page" or "unknown".
+ */
+static void
+capacity_source_text(const struct pool *pool, char *out, size_t outlen)
+{
+	if (pool->workers.capacity_source == CAP_FPM_CONF)
+		snprintf(out, outlen, "php-fpm config %s", pool->fpm.source);
+	else
+		strlcpy_safe(out, capacity_source_str(
+		    pool->workers.capacity_source), outlen);
+}
+
 /* The workers block of the JSON. */
 static void
 report_workers_json(struct buf *b, struct pool *pool)
 {
 	const struct pool_workers	*pw = &pool->workers;
 	const struct fpm_status		*s = &pw->status;
+	char				 cap[320];
 	size_t				 i, j;
 
 	if (pool->status_path == NULL || !pw->have) {
 		buf_addstr(b, "null");
 		return;
 	}
-	buf_printf(b, "{\"max_children\": %u, \"max_children_source\": \"%s\", "
-	    "\"active\": %llu, \"idle\": %llu, \"total\": %llu, \"stuck\": %u, "
+	buf_addstr(b, "{\"max_children\": ");
+	if (pw->max_children > 0)
+		buf_printf(b, "%u", pw->max_children);
+	else
+		buf_addstr(b, "null");
+	buf_addstr(b, ", \"max_children_source\": ");
+	capacity_source_text(pool, cap, sizeof(cap));
+	json_str(b, cap);
+	buf_addstr(b, ", \"pm\": ");
+	json_str(b, s->pm);
+	buf_printf(b, ", \"active\": %llu, \"idle\": %llu, \"total\": %llu, "
+	    "\"stuck\": %u, \"held\": %u, "
 	    "\"listen_queue\": %llu, \"max_children_reached\": %llu, "
 	    "\"slow_requests\": %llu, \"accepted_conn\": %llu, "
 	    "\"progress\": %s, \"processes\": [",
-	    pw->max_children, pw->max_children_from_config ? "config" :
-	    "status_page",
 	    (unsigned long long)s->active, (unsigned long long)s->idle,
-	    (unsigned long long)s->total, pw->stuck,
+	    (unsigned long long)s->total, pw->stuck, pw->held,
 	    (unsigned long long)s->listen_queue,
 	    (unsigned long long)s->max_children_reached,
 	    (unsigned long long)s->slow_requests,
