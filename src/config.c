@@ -1944,3 +1944,33 @@ config_find_pool(struct config *conf, const char *name)
 			return pool;
 	return NULL;
 }
+
+/*
+ * What a valid configuration may still get wrong, as "FILE:LINE:COL:
+ * warning: ..." lines for -t and the log: a pool whose capacity cannot
+ * be learned, a check whose timeout outlasts its interval.
+ */
+void
+config_warnings(const struct config *conf, struct errlist *warns)
+{
+	const struct pool	*pool;
+	const struct check	*c;
+
+	TAILQ_FOREACH(pool, &conf->pools, entry) {
+		if (pool->status_path != NULL && pool->max_children == 0 &&
+		    !pool_is_local(pool))
+			errlist_add(warns, "%s:%d:%d: warning: pool %s is not "
+			    "on this host and sets no max_children: if it runs "
+			    "pm = dynamic or ondemand, stuck workers neither "
+			    "lower its weight nor take it down", conf->path,
+			    pool->line, pool->col, pool->name);
+		TAILQ_FOREACH(c, &pool->checks, entry)
+			if (c != pool->sampler && c->timeout_ms > c->interval_ms)
+				errlist_add(warns, "%s:%d:%d: warning: check %s: "
+				    "timeout %ums is longer than interval %ums: a "
+				    "probe runs to its timeout and the start due "
+				    "meanwhile is skipped", conf->path, c->line,
+				    c->col, c->name, c->timeout_ms,
+				    c->interval_ms);
+	}
+}

@@ -91,6 +91,8 @@ load(const char *path)
 	size_t		 i;
 
 	c = config_load(path, &errs);
+	if (c != NULL)
+		config_warnings(c, &errs);
 	for (i = 0; i < errs.n; i++)
 		log_warnx("%s", errs.msg[i]);
 	errlist_free(&errs);

@@ -548,6 +548,7 @@ struct config	*config_load_buf(const char *, const char *, size_t,
 		    struct errlist *);
 void		 config_free(struct config *);
 struct pool	*config_find_pool(struct config *, const char *);
+void		 config_warnings(const struct config *, struct errlist *);
 
 /* fcgi.c */
 void	fcgi_encode_begin(struct buf *, uint16_t, uint16_t, uint8_t);

@@ -58,6 +58,7 @@ static void	 test_several(void);
 static void	 test_hostile(void);
 static void	 test_files(void);
 static void	 test_sample(void);
+static void	 test_warnings(void);
 
 /* Is this check type compiled in? */
 static int
@@ -1172,6 +1173,42 @@ test_permissions(void)
 	unlink(pw);
 }
 
+/* Warnings: valid configurations that still deserve a word. */
+static void
+test_warnings(void)
+{
+	struct errlist	 errs = { NULL, 0 }, warns = { NULL, 0 };
+	struct config	*conf;
+
+	conf = load("pools:\n"
+	    "  far:\n"
+	    "    fastcgi: 10.0.0.1:9000\n"
+	    "    status_path: /fpm-status\n"
+	    "    checks:\n"
+	    "      - { name: app, type: fastcgi, script: /s.php,\n"
+	    "          interval: 300ms, timeout: 800ms }\n"
+	    "  near:\n"
+	    "    fastcgi: unix:/run/php/php8.2-fpm.sock\n"
+	    "    status_path: /fpm-status\n"
+	    "    checks:\n"
+	    "      - { name: app, type: fastcgi, script: /s.php }\n", &errs);
+	ok(conf != NULL && errs.n == 0, "warnings do not make it invalid");
+	if (conf != NULL)
+		config_warnings(conf, &warns);
+	is_int(warns.n, 2, "two warnings");
+	ok(warns.n > 0 && strncmp(warns.msg[0], "x.yml:2:3: warning: pool far "
+	    "is not on this host and sets no max_children", 66) == 0,
+	    "a remote pool without max_children (%s)",
+	    warns.n > 0 ? warns.msg[0] : "none");
+	ok(warns.n > 1 && strstr(warns.msg[1], "x.yml:6:9: warning: check app: "
+	    "timeout 800ms is longer than interval 300ms") != NULL,
+	    "a timeout longer than its interval (%s)",
+	    warns.n > 1 ? warns.msg[1] : "none");
+	errlist_free(&warns);
+	errlist_free(&errs);
+	config_free(conf);
+}
+
 int
 main(void)
 {
@@ -1195,5 +1232,6 @@ main(void)
 	test_files();
 	test_permissions();
 	test_sample();
+	test_warnings();
 	return tap_done();
 }
