@@ -71,6 +71,11 @@
 #         FPM_<NAME>_STATUS_ADDR  when status_listen is set
 #         FPM_<NAME>_PID          the master's pid
 #         FPM_<NAME>_CONF, FPM_<NAME>_LOG
+#   fpm_start_debian NAME   Debian's packaged php-fpm.conf and pool.d/www.conf
+#       as they ship (the dynamic [www] pool, max_children 5, on a unix
+#       socket of mode 0660), paths moved into $STACK_DIR/NAME and
+#       pm.status_path (/status) uncommented.  Exports FPM_<NAME>_ADDR,
+#       _PID, _CONF (php-fpm.conf), _POOLCONF (www.conf), _LOG.
 #   fpm_stop NAME           SIGTERM the master, wait; SIGKILL what is left
 #   fpm_pids NAME           the master and its workers, one pid a line
 #
@@ -626,24 +631,12 @@ EOF
 		printf '%s' "$extra"
 	} >"$conf"
 
-	"$PHP_FPM" -R -F -y "$conf" </dev/null >>"$STACK_DIR/fpm-$name.out" 2>&1 &
-	pid=$!
-	_STACK_FPM[$name]=$pid
-	declare -gx "FPM_${up}_ADDR=$addr" "FPM_${up}_PID=$pid" \
-		"FPM_${up}_CONF=$conf" "FPM_${up}_LOG=$log"
 	if [ -n "$saddr" ]; then
 		declare -gx "FPM_${up}_STATUS_ADDR=$saddr"
 	else
 		unset "FPM_${up}_STATUS_ADDR"
 	fi
-
-	poll_until 15 _stack_ready_or_dead "$pid" _stack_fpm_answers "$addr"
-	if ! _stack_alive "$pid" || ! _stack_fpm_answers "$addr"; then
-		_stack_fail "php-fpm pool $name did not answer on $addr" \
-			"$STACK_DIR/fpm-$name.out" "$log"
-		fpm_stop "$name"
-		return 1
-	fi
+	_stack_fpm_launch "$name" "$conf" "$addr" "$log" -R || return 1
 	if [ -n "$saddr" ]; then
 		if [ -n "$spath" ]; then
 			wait_file "$spath" 5 && i=0 || i=1
@@ -657,6 +650,51 @@ EOF
 		fi
 	fi
 	return 0
+}
+
+# Start the master of pool NAME with CONF (extra php-fpm flags after LOG),
+# export FPM_<NAME>_{ADDR,PID,CONF,LOG} and wait until status.php answers
+# through ADDR.
+_stack_fpm_launch() {
+	local name=$1 conf=$2 addr=$3 log=$4 up pid
+	shift 4
+	up=${name^^}
+	up=${up//[^A-Z0-9_]/_}
+	"$PHP_FPM" "$@" -F -y "$conf" </dev/null >>"$STACK_DIR/fpm-$name.out" 2>&1 &
+	pid=$!
+	_STACK_FPM[$name]=$pid
+	declare -gx "FPM_${up}_ADDR=$addr" "FPM_${up}_PID=$pid" \
+		"FPM_${up}_CONF=$conf" "FPM_${up}_LOG=$log"
+	poll_until 15 _stack_ready_or_dead "$pid" _stack_fpm_answers "$addr"
+	if ! _stack_alive "$pid" || ! _stack_fpm_answers "$addr"; then
+		_stack_fail "php-fpm pool $name did not answer on $addr" \
+			"$STACK_DIR/fpm-$name.out" "$log"
+		fpm_stop "$name"
+		return 1
+	fi
+}
+
+# Start Debian's packaged php-fpm configuration as it ships (php-fpm.conf
+# including pool.d/*.conf, the dynamic www pool on a unix socket, owner
+# www-data, mode 0660), with only its paths moved into $STACK_DIR/NAME
+# and pm.status_path uncommented, as a user enabling it would.
+fpm_start_debian() {
+	local name=$1 etc=${FPM_DEBIAN_ETC:-/etc/php/8.2/fpm} dir sock
+	[ -n "$_STACK_INIT" ] || { _stack_say "fpm_start_debian: call stack_init first"; return 2; }
+	[ -f "$etc/php-fpm.conf" ] && [ -f "$etc/pool.d/www.conf" ] ||
+		{ _stack_say "fpm_start_debian: no $etc/php-fpm.conf or pool.d/www.conf"; return 1; }
+	dir=$STACK_DIR/$name
+	sock=$dir/php8.2-fpm.sock
+	mkdir -p "$dir/pool.d" && chmod 755 "$dir" || return 1
+	sed -e "s|^pid = .*|pid = $dir/php-fpm.pid|" \
+		-e "s|^error_log = .*|error_log = $dir/php-fpm.log|" \
+		-e "s|^include=.*|include=$dir/pool.d/*.conf|" \
+		"$etc/php-fpm.conf" >"$dir/php-fpm.conf" || return 1
+	sed -e "s|^listen = .*|listen = $sock|" \
+		-e "s|^;pm.status_path = |pm.status_path = |" \
+		"$etc/pool.d/www.conf" >"$dir/pool.d/www.conf" || return 1
+	declare -gx "FPM_${name^^}_POOLCONF=$dir/pool.d/www.conf"
+	_stack_fpm_launch "$name" "$dir/php-fpm.conf" "unix:$sock" "$dir/php-fpm.log"
 }
 
 # Stop one pool: SIGTERM to the master, which ends its workers.
