@@ -187,7 +187,7 @@ report_workers_text(struct buf *b, struct pool *pool)
 {
 	const struct pool_workers	*pw = &pool->workers;
 	const struct fpm_status		*s = &pw->status;
-	char				 wait[160], cap[320], max[16];
+	char				 wait[160], cap[320], max[340];
 	size_t				 i;
 
 	if (pool->status_path == NULL)
@@ -199,16 +199,16 @@ report_workers_text(struct buf *b, struct pool *pool)
 		    pool->sampler->st.reason : "");
 		return;
 	}
-	capacity_source_text(pool, cap, sizeof(cap));
-	if (pw->max_children > 0)
-		snprintf(max, sizeof(max), "%u", pw->max_children);
-	else
+	if (pw->max_children > 0) {
+		capacity_source_text(pool, cap, sizeof(cap));
+		snprintf(max, sizeof(max), "%u (%s)", pw->max_children, cap);
+	} else
 		strlcpy_safe(max, "unknown", sizeof(max));
 	buf_printf(b, "  workers: %llu active, %llu idle, %u stuck, %u held, "
-	    "max_children %s (%s), pm %s, listen queue %llu, "
+	    "max_children %s, pm %s, listen queue %llu, "
 	    "max children reached %llu, slow requests %llu\n",
 	    (unsigned long long)s->active, (unsigned long long)s->idle,
-	    pw->stuck, pw->held, max, cap, s->pm[0] != '\0' ? s->pm : "unknown",
+	    pw->stuck, pw->held, max, s->pm[0] != '\0' ? s->pm : "unknown",
 	    (unsigned long long)s->listen_queue,
 	    (unsigned long long)s->max_children_reached,
 	    (unsigned long long)s->slow_requests);
