@@ -16,8 +16,6 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -31,28 +29,20 @@
 
 #include "fpmprobe.h"
 
-/* One listening socket and the pool it serves (NULL: named by the peer). */
-struct agent_listener {
-	struct evconnlistener	*lev;
-	struct pool		*pool;
-	char			*poolname;	/* of pool, across reloads */
-	struct event		*resume;	/* after EMFILE */
-	char			*text;
-	int			 stale;		/* not asked for (yet) */
-};
-
 enum agent_state {
 	AGENT_READ_NAME,
 	AGENT_WRITE,
 	AGENT_LINGER
 };
 
-/* One agent connection. */
+/*
+ * One agent connection.  It holds no pointer to its listener or into the
+ * configuration, so that a reload may close or change either under it.
+ */
 struct agent_conn {
 	int			 fd;
 	struct event		*ev;
 	enum agent_state	 state;
-	struct agent_listener	*listener;
 	char			 line[AGENT_LINE_MAX];
 	size_t			 linelen;
 	char			 reply[AGENT_REPLY_MAX];
@@ -63,8 +53,6 @@ struct agent_conn {
 
 static void	agent_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
-static void	agent_accept_error(struct evconnlistener *, void *);
-static void	listener_resume(int, short, void *);
 static void	agent_accept_hold(void);
 static void	agent_accept_go(int, short, void *);
 static void	agent_read_name(int, short, void *);
@@ -73,14 +61,16 @@ static void	agent_linger(int, short, void *);
 static void	agent_answer(struct agent_conn *, struct pool *, const char *);
 static void	agent_arm(struct agent_conn *, short, event_callback_fn);
 static void	agent_close(struct agent_conn *);
-static void	agent_listener_free(struct agent_listener *);
-static int	agent_listen_one(struct event_base *, const struct address *,
-		    struct pool *);
+static int	agent_listen_one(const struct address *, struct pool *);
 
 static struct event_base	*agent_base;
 static struct config		*agent_conf;
-static struct agent_listener	*listeners;
-static size_t			 nlisteners;
+/* Each listener serves a pool, or every pool (serves is NULL). */
+static struct listener_set	 listeners = {
+	.who = "agent",
+	.backlog = 1024,
+	.accept = agent_accept
+};
 static size_t			 nclients;
 static unsigned int		 accept_burst;
 static int			 accept_held;
@@ -89,116 +79,54 @@ static struct event		*accept_yield;
 /* Answers served, by kind; the status endpoint reports them. */
 uint64_t	agent_answers[POOL_DRAIN + 2];
 
-/* Open one listening socket for a pool (or for every pool: NULL). */
+/* Listen on an address for a pool (or for every pool: NULL). */
 static int
-agent_listen_one(struct event_base *base, const struct address *a,
-    struct pool *pool)
+agent_listen_one(const struct address *a, struct pool *pool)
 {
-	struct agent_listener	*l;
-	struct evconnlistener	*lev;
-	const char		*name = pool != NULL ? pool->name : NULL;
-	size_t			 i;
+	struct listener	*l;
+	int		 rv;
 
-	/* Already open for the same pool: keep it, bound as it is. */
-	for (i = 0; i < nlisteners; i++) {
-		l = &listeners[i];
-		if (l->stale && strcmp(l->text, a->text) == 0 &&
-		    (name == NULL ? l->poolname == NULL : l->poolname != NULL &&
-		    strcmp(l->poolname, name) == 0)) {
-			l->stale = 0;
-			l->pool = pool;
-			return 0;
-		}
+	rv = listeners_want(&listeners, a, &l);
+	if (l != NULL) {
+		l->serves = pool;
+		log_debug("agent: %s answers for %s", l->text,
+		    pool != NULL ? pool->name : "every pool");
 	}
-	if (a->ss.ss_family == AF_UNIX)
-		unlink(((const struct sockaddr_un *)&a->ss)->sun_path);
-	lev = evconnlistener_new_bind(base, agent_accept, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    1024, (const struct sockaddr *)&a->ss, (int)a->sslen);
-	if (lev == NULL) {
-		log_warn("agent: cannot listen on %s", a->text);
-		return -1;
-	}
-	listeners = xreallocarray(listeners, nlisteners + 1,
-	    sizeof(*listeners));
-	l = &listeners[nlisteners++];
-	memset(l, 0, sizeof(*l));
-	l->lev = lev;
-	l->pool = pool;
-	l->poolname = name != NULL ? xstrdup(name) : NULL;
-	l->text = xstrdup(a->text);
-	evconnlistener_set_error_cb(lev, agent_accept_error);
-	log_debug("agent: listening on %s for %s", a->text,
-	    pool != NULL ? pool->name : "every pool");
-	return 0;
-}
-
-/* Close one listener and release it. */
-static void
-agent_listener_free(struct agent_listener *l)
-{
-	evconnlistener_free(l->lev);
-	if (l->resume != NULL)
-		event_free(l->resume);
-	free(l->poolname);
-	free(l->text);
+	return rv;
 }
 
 /*
  * Bind every agent port: agent.listen (serving one pool directly when
- * only one is configured) and each pool's agent_listen.  On a reload,
- * a port still asked for, for the same pool, stays open as it is (no
- * connection is refused while the configuration changes); the others
- * are closed.  Connections in flight hold no pointer into the old
- * configuration, so they finish against the new one.
+ * only one is configured) and each pool's agent_listen.  On a reload, a
+ * port whose address is still asked for stays open and serves what the
+ * new configuration says (one pool, another pool, every pool): no poll
+ * is refused while the configuration changes.  The others are closed.
+ * Connections in flight finish against the new configuration.
  */
 int
 agent_start(struct event_base *base, struct config *conf)
 {
 	struct pool	*pool, *only = NULL;
-	size_t		 i, n;
+	size_t		 i;
 	int		 rv = 0;
 
 	agent_base = base;
 	agent_conf = conf;
-	for (i = 0; i < nlisteners; i++)
-		listeners[i].stale = 1;
 	if (conf->npools == 1)
 		only = TAILQ_FIRST(&conf->pools);
+	listeners_begin(&listeners, base);
 	for (i = 0; i < conf->agent_listen.n; i++)
-		if (agent_listen_one(base, &conf->agent_listen.addr[i],
-		    only) == -1)
+		if (agent_listen_one(&conf->agent_listen.addr[i], only) == -1)
 			rv = -1;
 	TAILQ_FOREACH(pool, &conf->pools, entry)
 		for (i = 0; i < pool->agent_listen.n; i++)
-			if (agent_listen_one(base, &pool->agent_listen.addr[i],
+			if (agent_listen_one(&pool->agent_listen.addr[i],
 			    pool) == -1)
 				rv = -1;
-	for (i = n = 0; i < nlisteners; i++) {
-		if (listeners[i].stale) {
-			log_debug("agent: no longer listening on %s",
-			    listeners[i].text);
-			agent_listener_free(&listeners[i]);
-		} else
-			listeners[n++] = listeners[i];
-	}
-	nlisteners = n;
-	/*
-	 * Callbacks find their listener through the array from now on; a
-	 * paused listener resumes, as its timer knew the old address.
-	 */
-	for (i = 0; i < nlisteners; i++) {
-		if (listeners[i].resume != NULL) {
-			event_free(listeners[i].resume);
-			listeners[i].resume = NULL;
-			evconnlistener_enable(listeners[i].lev);
-		}
-		evconnlistener_set_cb(listeners[i].lev, agent_accept,
-		    &listeners[i]);
-	}
-	for (i = 0; i < nlisteners; i++)
-		evconnlistener_set_error_cb(listeners[i].lev,
-		    agent_accept_error);
+	listeners_end(&listeners);
+	/* A port bound now waits, like the others, while accepting is held. */
+	for (i = 0; accept_held && i < listeners.n; i++)
+		evconnlistener_disable(listeners.l[i]->lev);
 	return rv;
 }
 
@@ -206,57 +134,11 @@ agent_start(struct event_base *base, struct config *conf)
 void
 agent_stop(void)
 {
-	size_t	 i;
-
-	for (i = 0; i < nlisteners; i++)
-		agent_listener_free(&listeners[i]);
-	free(listeners);
-	listeners = NULL;
-	nlisteners = 0;
+	listeners_close(&listeners);
 	if (accept_yield != NULL)
 		event_free(accept_yield);
 	accept_yield = NULL;
 	accept_held = 0;
-}
-
-/* Accepting failed on an agent port. */
-static void
-agent_accept_error(struct evconnlistener *lev, void *arg)
-{
-	struct agent_listener	*l = arg;
-
-	listener_pause(agent_base, lev, &l->resume, "agent", l->text);
-}
-
-/*
- * Accepting failed: out of descriptors, pause the listener for a moment
- * instead of spinning on a socket that stays readable.  *resume is the
- * listener's timer, made on first use; "who" and "text" name it in logs.
- */
-void
-listener_pause(struct event_base *base, struct evconnlistener *lev,
-    struct event **resume, const char *who, const char *text)
-{
-	struct timeval	 tv = { 0, AGENT_ACCEPT_PAUSE_MS * 1000 };
-	int		 err = EVUTIL_SOCKET_ERROR();
-
-	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
-		log_warnx("%s: accept on %s: %s", who, text, strerror(err));
-		return;
-	}
-	log_warnx("%s: accept on %s: %s; pausing", who, text, strerror(err));
-	evconnlistener_disable(lev);
-	if (*resume == NULL &&
-	    (*resume = evtimer_new(base, listener_resume, lev)) == NULL)
-		fatalx("evtimer_new");
-	evtimer_add(*resume, &tv);
-}
-
-/* Accept again after a pause. */
-static void
-listener_resume(int fd, short ev, void *arg)
-{
-	evconnlistener_enable(arg);
 }
 
 /* A new agent connection: check it, then answer or wait for a name. */
@@ -264,7 +146,7 @@ static void
 agent_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	struct agent_listener	*l = arg;
+	struct listener		*l = arg;
 	struct agent_conn	*ac;
 
 	/* Accepted sockets are already non-blocking (libevent's accept4). */
@@ -279,9 +161,8 @@ agent_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		agent_accept_hold();
 	ac = xcalloc(1, sizeof(*ac));
 	ac->fd = fd;
-	ac->listener = l;
-	if (l->pool != NULL) {
-		agent_answer(ac, l->pool, NULL);
+	if (l->serves != NULL) {
+		agent_answer(ac, l->serves, NULL);
 		return;
 	}
 	ac->state = AGENT_READ_NAME;
@@ -300,8 +181,8 @@ agent_accept_hold(void)
 	struct timeval	 now = { 0, 0 };
 	size_t		 i;
 
-	for (i = 0; i < nlisteners; i++)
-		evconnlistener_disable(listeners[i].lev);
+	for (i = 0; i < listeners.n; i++)
+		evconnlistener_disable(listeners.l[i]->lev);
 	accept_held = 1;
 	if (nclients >= AGENT_CLIENTS_MAX)
 		return;
@@ -325,10 +206,10 @@ agent_accept_go(int fd, short ev, void *arg)
 	if (nclients >= AGENT_CLIENTS_MAX)
 		return;
 	accept_held = 0;
-	for (i = 0; i < nlisteners; i++)
-		if (listeners[i].resume == NULL ||
-		    !evtimer_pending(listeners[i].resume, NULL))
-			evconnlistener_enable(listeners[i].lev);
+	for (i = 0; i < listeners.n; i++)
+		if (listeners.l[i]->resume == NULL ||
+		    !evtimer_pending(listeners.l[i]->resume, NULL))
+			evconnlistener_enable(listeners.l[i]->lev);
 }
 
 /* Read the agent-send line naming a pool. */

@@ -13,7 +13,6 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -48,9 +47,20 @@ static void	mark_set(struct pool *, enum pool_mark, const char *);
 static const char *mark_name(enum pool_mark);
 static int	sun_fill(struct sockaddr_un *, const char *);
 
-static struct evconnlistener	*control_lev;
 static struct config		*control_conf;
-static char			*control_path;
+/*
+ * The control socket: its file has mode 0600 and is removed at close.
+ * When a new path cannot be bound, the old socket stays open in its
+ * place, so that the daemon can still be reached and say why.
+ */
+static struct listener_set	 control_listeners = {
+	.who = "control",
+	.backlog = 16,
+	.unix_mode = 0600,
+	.unlink_at_close = 1,
+	.single = 1,
+	.accept = control_accept
+};
 
 /* The word for a mark, as the state file and requests spell it. */
 static const char *
@@ -207,52 +217,39 @@ marks_carry(struct config *from, struct config *to)
 	}
 }
 
-/* Listen on control.socket, mode 0600; -1 if it cannot be bound. */
+/*
+ * Listen on control.socket; -1 if it cannot be bound.  A reload that
+ * keeps the path keeps the socket open.
+ */
 int
 control_start(struct event_base *base, struct config *conf)
 {
-	struct sockaddr_un	 sun;
-	mode_t			 old;
+	struct address	 a;
+	int		 rv = 0;
 
 	control_conf = conf;
-	/* A reload that keeps the path keeps the socket open. */
-	if (control_lev != NULL && conf->control_socket != NULL &&
-	    strcmp(conf->control_socket, control_path) == 0)
-		return 0;
-	control_stop();
-	if (conf->control_socket == NULL)
-		return 0;
-	if (sun_fill(&sun, conf->control_socket) == -1) {
-		log_warnx("control: %s: path too long", conf->control_socket);
-		return -1;
+	listeners_begin(&control_listeners, base);
+	if (conf->control_socket != NULL) {
+		memset(&a, 0, sizeof(a));
+		a.text = conf->control_socket;
+		a.sslen = sizeof(struct sockaddr_un);
+		if (sun_fill((struct sockaddr_un *)&a.ss,
+		    conf->control_socket) == -1) {
+			a.ss.ss_family = AF_UNSPEC;
+			rv = listeners_fail(&control_listeners, &a,
+			    "path too long", NULL);
+		} else
+			rv = listeners_want(&control_listeners, &a, NULL);
 	}
-	unlink(sun.sun_path);
-	old = umask(0177);
-	control_lev = evconnlistener_new_bind(base, control_accept, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
-	    (struct sockaddr *)&sun, (int)sizeof(sun));
-	umask(old);
-	if (control_lev == NULL) {
-		log_warn("control: cannot listen on %s", conf->control_socket);
-		return -1;
-	}
-	if (chmod(sun.sun_path, 0600) == -1)
-		log_warn("control: chmod %s", sun.sun_path);
-	control_path = xstrdup(conf->control_socket);
-	return 0;
+	listeners_end(&control_listeners);
+	return rv;
 }
 
 /* Close the control socket and remove it. */
 void
 control_stop(void)
 {
-	if (control_lev == NULL)
-		return;
-	evconnlistener_free(control_lev);
-	control_lev = NULL;
-	unlink(control_path);
-	free(control_path);
-	control_path = NULL;
+	listeners_close(&control_listeners);
 }
 
 /* A new control connection: wait for its line, under a deadline. */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include <event2/event.h>
+#include <event2/listener.h>
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR		"/usr/local/etc"
@@ -75,6 +76,7 @@ struct pool;
 struct probe;
 struct config;
 struct fpm_status;
+struct listener_set;
 
 /* A growable byte buffer; data is always NUL-terminated for convenience. */
 struct buf {
@@ -93,6 +95,49 @@ struct address {
 struct address_list {
 	struct address		*addr;
 	size_t			 n;
+};
+
+/*
+ * A listening socket of the agent, the status endpoint or the control
+ * socket.  A reload keeps it open while its address is still asked for,
+ * whatever it serves in the new configuration.
+ */
+struct listener {
+	struct listener_set	*set;
+	struct evconnlistener	*lev;
+	struct event		*resume;	/* after EMFILE */
+	struct sockaddr_storage	 ss;		/* what it is bound to */
+	char			*text;		/* as the configuration spells it */
+	dev_t			 dev;		/* a unix socket's file */
+	ino_t			 ino;
+	void			*serves;	/* the owner's: agent, a pool */
+	void			*bound;		/* the owner's: http, evhttp's */
+	int			 stale;		/* not asked for (yet) */
+};
+
+/* One service's listening sockets, and how it opens them. */
+struct listener_set {
+	const char		*who;		/* "agent", "http", "control" */
+	struct event_base	*base;
+	int			 backlog;
+	mode_t			 unix_mode;	/* 0: as the umask leaves it */
+	int			 unlink_at_close;	/* a unix socket's file */
+	int			 single;	/* one socket: the old one stands in */
+	evconnlistener_cb	 accept;	/* its arg is the listener */
+	/* Hand a new socket to its server instead (http); -1: refused. */
+	int			(*attach)(struct listener *);
+	/* Take it back from the server, which frees lev. */
+	void			(*detach)(struct listener *);
+	struct listener		**l;
+	size_t			 n;
+};
+
+/* An address the running configuration asks for and does not have. */
+struct listen_error {
+	const char	*who;
+	char		*address;
+	char		*error;
+	char		*kept_open;	/* the old socket in its place, or NULL */
 };
 
 /* One allowed source network. */
@@ -541,6 +586,17 @@ void	 sanitize_text(char *, size_t, const char *, size_t);
 void	 quote_value(char *, size_t, const char *, size_t);
 void	 scrub_secret(char *, const char *);
 int	 password_read(const char *, char **, char *, size_t);
+void	 listeners_begin(struct listener_set *, struct event_base *);
+int	 listeners_want(struct listener_set *, const struct address *,
+	    struct listener **);
+int	 listeners_fail(struct listener_set *, const struct address *,
+	    const char *, struct listener **);
+void	 listeners_end(struct listener_set *);
+void	 listeners_close(struct listener_set *);
+struct listener *listener_find(struct listener_set *,
+	    struct evconnlistener *);
+void	 listener_pause(struct listener *);
+const struct listen_error *listen_errors(size_t *);
 
 /* config.c */
 struct config	*config_load(const char *, struct errlist *);
@@ -630,9 +686,6 @@ const struct verdict *pool_verdict(struct pool *, uint64_t);
 int	 agent_start(struct event_base *, struct config *);
 void	 agent_stop(void);
 extern uint64_t agent_answers[];	/* by pool_state, then unknown pool */
-struct evconnlistener;
-void	 listener_pause(struct event_base *, struct evconnlistener *,
-	    struct event **, const char *, const char *);
 
 /* control.c */
 int	 control_start(struct event_base *, struct config *);

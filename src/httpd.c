@@ -10,7 +10,6 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,44 +26,58 @@ static void	httpd_request(struct evhttp_request *, void *);
 static void	httpd_reply(struct evhttp_request *, int, const char *,
 		    const char *, const struct buf *);
 static int	httpd_track(struct evhttp_connection *);
-static int	httpd_same(const struct address_list *);
 static void	httpd_closed(struct evhttp_connection *, void *);
 static void	httpd_accept_error(struct evconnlistener *, void *);
-
-/* A listening socket, and the timer that resumes it after EMFILE. */
-struct httpd_listener {
-	struct evconnlistener	*lev;
-	struct event		*resume;
-	char			*text;
-};
+static void	httpd_new(struct event_base *);
+static int	httpd_attach(struct listener *);
+static void	httpd_detach(struct listener *);
 
 static struct evhttp		*httpd;
 static struct config		*httpd_conf;
 static struct evhttp_connection	*httpd_conns[HTTPD_CLIENTS_MAX];
 static size_t			 httpd_nconns;
 static uint64_t			 httpd_start_time;
-static struct address_list	 httpd_bound;	/* what httpd listens on */
-static struct httpd_listener	*httpd_listeners;
-static size_t			 httpd_nlisteners;
+/* Sockets handed to evhttp, which accepts on them. */
+static struct listener_set	 httpd_listeners = {
+	.who = "http",
+	.backlog = 128,
+	.attach = httpd_attach,
+	.detach = httpd_detach
+};
 
-/* Bind every http.listen address; -1 if any cannot be bound. */
+/*
+ * Bind every http.listen address; -1 if any cannot be bound.  On a
+ * reload, an address still asked for keeps its socket, and connections
+ * in flight go on (evhttp stays); the others are closed.
+ */
 int
 httpd_start(struct event_base *base, struct config *conf)
 {
-	struct evconnlistener	*lev;
-	const struct address	*a;
-	size_t			 i;
-	int			 rv = 0;
+	size_t	 i;
+	int	 rv = 0;
 
 	httpd_conf = conf;
-	/* A reload that keeps the addresses keeps the sockets open. */
-	if (httpd != NULL && httpd_same(&conf->http_listen))
+	if (conf->http_listen.n == 0) {
+		httpd_stop();
 		return 0;
-	httpd_stop();
-	if (conf->http_listen.n == 0)
-		return 0;
+	}
 	if (httpd_start_time == 0)
 		httpd_start_time = (uint64_t)time(NULL);
+	if (httpd == NULL)
+		httpd_new(base);
+	listeners_begin(&httpd_listeners, base);
+	for (i = 0; i < conf->http_listen.n; i++)
+		if (listeners_want(&httpd_listeners, &conf->http_listen.addr[i],
+		    NULL) == -1)
+			rv = -1;
+	listeners_end(&httpd_listeners);
+	return rv;
+}
+
+/* The HTTP server, with its bounds, before it has any socket. */
+static void
+httpd_new(struct event_base *base)
+{
 	if ((httpd = evhttp_new(base)) == NULL)
 		fatalx("evhttp_new");
 	evhttp_set_max_headers_size(httpd, HTTPD_HEADERS_MAX);
@@ -74,84 +87,46 @@ httpd_start(struct event_base *base, struct config *conf)
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(httpd, httpd_request, NULL);
-	httpd_listeners = xcalloc(conf->http_listen.n,
-	    sizeof(*httpd_listeners));
-	for (i = 0; i < conf->http_listen.n; i++) {
-		a = &conf->http_listen.addr[i];
-		if (a->ss.ss_family == AF_UNIX)
-			unlink(((const struct sockaddr_un *)&a->ss)->sun_path);
-		lev = evconnlistener_new_bind(base, NULL, NULL,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-		    LEV_OPT_CLOSE_ON_EXEC, 128,
-		    (const struct sockaddr *)&a->ss, (int)a->sslen);
-		if (lev == NULL || evhttp_bind_listener(httpd, lev) == NULL) {
-			log_warn("http: cannot listen on %s", a->text);
-			if (lev != NULL)
-				evconnlistener_free(lev);
-			rv = -1;
-			continue;
-		}
-		/* evhttp sets no error callback: without one, EMFILE spins. */
-		evconnlistener_set_error_cb(lev, httpd_accept_error);
-		httpd_listeners[httpd_nlisteners].lev = lev;
-		httpd_listeners[httpd_nlisteners++].text = xstrdup(a->text);
-		log_debug("http: listening on %s", a->text);
-	}
-	httpd_bound.addr = xcalloc(conf->http_listen.n,
-	    sizeof(*httpd_bound.addr));
-	for (i = 0; i < conf->http_listen.n; i++)
-		httpd_bound.addr[i].text = xstrdup(conf->http_listen.addr[i].text);
-	httpd_bound.n = conf->http_listen.n;
-	return rv;
 }
 
-/* Does the configuration ask for the addresses httpd listens on? */
+/* Give a new socket to evhttp, which then accepts on it. */
 static int
-httpd_same(const struct address_list *want)
+httpd_attach(struct listener *l)
 {
-	size_t	 i;
+	if ((l->bound = evhttp_bind_listener(httpd, l->lev)) == NULL)
+		return -1;
+	/* evhttp sets no error callback: without one, EMFILE spins. */
+	evconnlistener_set_error_cb(l->lev, httpd_accept_error);
+	return 0;
+}
 
-	if (want->n != httpd_bound.n)
-		return 0;
-	for (i = 0; i < want->n; i++)
-		if (strcmp(want->addr[i].text, httpd_bound.addr[i].text) != 0)
-			return 0;
-	return 1;
+/* Take a socket back from evhttp, which closes it. */
+static void
+httpd_detach(struct listener *l)
+{
+	evhttp_del_accept_socket(httpd, l->bound);
 }
 
 /* Close the listeners and every connection. */
 void
 httpd_stop(void)
 {
-	size_t	 i;
-
 	if (httpd == NULL)
 		return;
+	listeners_close(&httpd_listeners);
 	evhttp_free(httpd);	/* frees the connections: no close callbacks */
 	httpd = NULL;
 	httpd_nconns = 0;
-	address_list_free(&httpd_bound);
-	for (i = 0; i < httpd_nlisteners; i++) {
-		if (httpd_listeners[i].resume != NULL)
-			event_free(httpd_listeners[i].resume);
-		free(httpd_listeners[i].text);
-	}
-	free(httpd_listeners);
-	httpd_listeners = NULL;
-	httpd_nlisteners = 0;
 }
 
-/* Accepting failed on a status port. */
+/* Accepting failed on a status port (its argument is evhttp's). */
 static void
 httpd_accept_error(struct evconnlistener *lev, void *arg)
 {
-	size_t	 i;
+	struct listener	*l;
 
-	for (i = 0; i < httpd_nlisteners; i++)
-		if (httpd_listeners[i].lev == lev)
-			listener_pause(evconnlistener_get_base(lev), lev,
-			    &httpd_listeners[i].resume, "http",
-			    httpd_listeners[i].text);
+	if ((l = listener_find(&httpd_listeners, lev)) != NULL)
+		listener_pause(l);
 }
 
 /*

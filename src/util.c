@@ -1,11 +1,14 @@
 /*
- * Small pure helpers: clocks, buffers, durations, addresses, networks.
+ * Small pure helpers: clocks, buffers, durations, addresses, networks;
+ * and the listening sockets that the agent, the status endpoint and the
+ * control socket keep across reloads.
  */
 
 #include "config.h"
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -23,6 +26,21 @@
 #include <unistd.h>
 
 #include "fpmprobe.h"
+
+static int	sockaddr_same(const struct sockaddr_storage *,
+		    const struct sockaddr_storage *);
+static int	sockaddr_port(const struct sockaddr_storage *);
+static struct listener *listener_bind(struct listener_set *,
+		    const struct address *, int *);
+static void	listener_close(struct listener *);
+static void	listener_accept_error(struct evconnlistener *, void *);
+static void	listener_resume(int, short, void *);
+static void	listen_error_add(struct listener_set *, const char *,
+		    const char *, const struct listener *);
+static void	listen_errors_drop(const char *);
+
+static struct listen_error	*listen_errs;	/* of every listener set */
+static size_t			 nlisten_errs;
 
 /* Microseconds on CLOCK_MONOTONIC: every deadline is measured on it. */
 uint64_t
@@ -502,4 +520,334 @@ password_read(const char *path, char **out, char *err, size_t errlen)
 	*out = xstrndup(buf, len);
 	explicit_bzero(buf, sizeof(buf));
 	return 0;
+}
+
+/* Do two socket addresses name the same place, however they were spelt? */
+static int
+sockaddr_same(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in	*a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6	*a6 = (const void *)a, *b6 = (const void *)b;
+	const struct sockaddr_un	*au = (const void *)a, *bu = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return 0;
+	switch (a->ss_family) {
+	case AF_INET:
+		return a4->sin_port == b4->sin_port &&
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	case AF_INET6:
+		return a6->sin6_port == b6->sin6_port &&
+		    a6->sin6_scope_id == b6->sin6_scope_id &&
+		    memcmp(&a6->sin6_addr, &b6->sin6_addr,
+		    sizeof(a6->sin6_addr)) == 0;
+	case AF_UNIX:
+		return strncmp(au->sun_path, bu->sun_path,
+		    sizeof(au->sun_path)) == 0;
+	}
+	return 0;
+}
+
+/* The TCP port of an address, or -1 when it has none. */
+static int
+sockaddr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return -1;
+}
+
+/*
+ * Open a new listening socket; NULL with *err set when it cannot be
+ * had.  A unix socket's file is replaced, made with the set's mode, and
+ * remembered so that closing removes that file and no other.
+ */
+static struct listener *
+listener_bind(struct listener_set *set, const struct address *a, int *err)
+{
+	const char	*path = ((const struct sockaddr_un *)&a->ss)->sun_path;
+	struct listener	*l;
+	struct stat	 sb;
+	mode_t		 mask = 0;
+	int		 unix_sock = a->ss.ss_family == AF_UNIX;
+
+	l = xcalloc(1, sizeof(*l));
+	l->set = set;
+	if (unix_sock) {
+		unlink(path);
+		if (set->unix_mode != 0)
+			mask = umask(~set->unix_mode & 0777);
+	}
+	l->lev = evconnlistener_new_bind(set->base, set->accept, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    set->backlog, (const struct sockaddr *)&a->ss, (int)a->sslen);
+	*err = errno;
+	if (unix_sock && set->unix_mode != 0)
+		umask(mask);
+	if (l->lev == NULL) {
+		free(l);
+		return NULL;
+	}
+	if (set->attach != NULL && set->attach(l) == -1) {
+		*err = ENOMEM;
+		evconnlistener_free(l->lev);
+		free(l);
+		return NULL;
+	}
+	if (set->attach == NULL)
+		evconnlistener_set_error_cb(l->lev, listener_accept_error);
+	if (unix_sock) {
+		if (set->unix_mode != 0 && chmod(path, set->unix_mode) == -1)
+			log_warn("%s: chmod %s", set->who, path);
+		if (stat(path, &sb) == 0) {
+			l->dev = sb.st_dev;
+			l->ino = sb.st_ino;
+		}
+	}
+	memcpy(&l->ss, &a->ss, sizeof(l->ss));
+	l->text = xstrdup(a->text);
+	log_debug("%s: listening on %s", set->who, a->text);
+	return l;
+}
+
+/* Close a listening socket for good and release it. */
+static void
+listener_close(struct listener *l)
+{
+	const char	*path = ((const struct sockaddr_un *)&l->ss)->sun_path;
+	struct stat	 sb;
+
+	if (l->resume != NULL)
+		event_free(l->resume);
+	if (l->set->detach != NULL)
+		l->set->detach(l);
+	else
+		evconnlistener_free(l->lev);
+	/* Another process may have put its own socket there since. */
+	if (l->ss.ss_family == AF_UNIX && l->set->unlink_at_close &&
+	    lstat(path, &sb) == 0 && sb.st_dev == l->dev &&
+	    sb.st_ino == l->ino)
+		unlink(path);
+	free(l->text);
+	free(l);
+}
+
+/*
+ * A configuration is about to say which addresses the set listens on:
+ * until listeners_want() asks for it again, every socket is stale.
+ */
+void
+listeners_begin(struct listener_set *set, struct event_base *base)
+{
+	size_t	 i;
+
+	set->base = base;
+	for (i = 0; i < set->n; i++)
+		set->l[i]->stale = 1;
+	listen_errors_drop(set->who);
+}
+
+/*
+ * The configuration asks for an address.  A socket already bound to it
+ * stays open as it is (no connection is refused while the configuration
+ * changes), whatever the caller now makes it serve; otherwise a new one
+ * is bound.  *lp (when not NULL) is the listener that serves the
+ * address, or NULL.  Returns 0, or -1 when the address could not be
+ * bound (see listeners_fail()).
+ */
+int
+listeners_want(struct listener_set *set, const struct address *a,
+    struct listener **lp)
+{
+	struct listener	*l;
+	size_t		 i;
+	int		 err;
+
+	if (lp != NULL)
+		*lp = NULL;
+	for (i = 0; i < set->n; i++) {
+		l = set->l[i];
+		if (!sockaddr_same(&l->ss, &a->ss))
+			continue;
+		if (!l->stale) {
+			listen_error_add(set, a->text, "asked for twice", NULL);
+			return -1;
+		}
+		l->stale = 0;
+		if (strcmp(l->text, a->text) != 0) {
+			free(l->text);
+			l->text = xstrdup(a->text);
+		}
+		if (lp != NULL)
+			*lp = l;
+		return 0;
+	}
+	if ((l = listener_bind(set, a, &err)) == NULL)
+		return listeners_fail(set, a, strerror(err), lp);
+	set->l = xreallocarray(set->l, set->n + 1, sizeof(*set->l));
+	set->l[set->n++] = l;
+	if (lp != NULL)
+		*lp = l;
+	return 0;
+}
+
+/*
+ * An address asked for cannot be had: say so in the log and in
+ * listen_errors().  A port that cannot be replaced is not closed: the
+ * old socket on the same port (of a set of one socket: the old one)
+ * stays open in its place and is *lp.  Returns -1.
+ */
+int
+listeners_fail(struct listener_set *set, const struct address *a,
+    const char *why, struct listener **lp)
+{
+	struct listener	*l = NULL;
+	size_t		 i;
+	int		 port = sockaddr_port(&a->ss);
+
+	for (i = 0; i < set->n && l == NULL; i++)
+		if (set->l[i]->stale && (set->single || (port != -1 &&
+		    set->l[i]->ss.ss_family == a->ss.ss_family &&
+		    sockaddr_port(&set->l[i]->ss) == port)))
+			l = set->l[i];
+	if (l != NULL)
+		l->stale = 0;
+	if (lp != NULL)
+		*lp = l;
+	listen_error_add(set, a->text, why, l);
+	return -1;
+}
+
+/* Log an address that cannot be had and keep it for listen_errors(). */
+static void
+listen_error_add(struct listener_set *set, const char *address,
+    const char *why, const struct listener *kept)
+{
+	struct listen_error	*e;
+
+	log_warnx("%s: cannot listen on %s: %s%s%s%s", set->who, address, why,
+	    kept != NULL ? "; " : "", kept != NULL ? kept->text : "",
+	    kept != NULL ? " stays open in its place" : "");
+	listen_errs = xreallocarray(listen_errs, nlisten_errs + 1,
+	    sizeof(*listen_errs));
+	e = &listen_errs[nlisten_errs++];
+	e->who = set->who;
+	e->address = xstrdup(address);
+	e->error = xstrdup(why);
+	e->kept_open = kept != NULL ? xstrdup(kept->text) : NULL;
+}
+
+/* Close the sockets that the configuration no longer asks for. */
+void
+listeners_end(struct listener_set *set)
+{
+	size_t	 i, n;
+
+	for (i = n = 0; i < set->n; i++) {
+		if (set->l[i]->stale) {
+			log_info("%s: no longer listening on %s", set->who,
+			    set->l[i]->text);
+			listener_close(set->l[i]);
+		} else
+			set->l[n++] = set->l[i];
+	}
+	set->n = n;
+}
+
+/* Close every socket of the set (the daemon stops, or the service goes). */
+void
+listeners_close(struct listener_set *set)
+{
+	size_t	 i;
+
+	for (i = 0; i < set->n; i++)
+		listener_close(set->l[i]);
+	free(set->l);
+	set->l = NULL;
+	set->n = 0;
+	listen_errors_drop(set->who);
+}
+
+/* The set's listener of a libevent listener (whose arg is not ours). */
+struct listener *
+listener_find(struct listener_set *set, struct evconnlistener *lev)
+{
+	size_t	 i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->l[i]->lev == lev)
+			return set->l[i];
+	return NULL;
+}
+
+/* Accepting failed on a socket whose callback argument is its listener. */
+static void
+listener_accept_error(struct evconnlistener *lev, void *arg)
+{
+	listener_pause(arg);
+}
+
+/*
+ * Accepting failed: out of descriptors, pause the listener for a moment
+ * instead of spinning on a socket that stays readable.
+ */
+void
+listener_pause(struct listener *l)
+{
+	struct timeval	 tv = { 0, AGENT_ACCEPT_PAUSE_MS * 1000 };
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+		log_warnx("%s: accept on %s: %s", l->set->who, l->text,
+		    strerror(err));
+		return;
+	}
+	log_warnx("%s: accept on %s: %s; pausing", l->set->who, l->text,
+	    strerror(err));
+	evconnlistener_disable(l->lev);
+	if (l->resume == NULL &&
+	    (l->resume = evtimer_new(l->set->base, listener_resume, l)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(l->resume, &tv);
+}
+
+/* Accept again after a pause. */
+static void
+listener_resume(int fd, short ev, void *arg)
+{
+	struct listener	*l = arg;
+
+	evconnlistener_enable(l->lev);
+}
+
+/* Forget what a set could not bind: it is about to try again, or gone. */
+static void
+listen_errors_drop(const char *who)
+{
+	size_t	 i, n;
+
+	for (i = n = 0; i < nlisten_errs; i++) {
+		if (strcmp(listen_errs[i].who, who) == 0) {
+			free(listen_errs[i].address);
+			free(listen_errs[i].error);
+			free(listen_errs[i].kept_open);
+		} else
+			listen_errs[n++] = listen_errs[i];
+	}
+	nlisten_errs = n;
+	if (n == 0) {
+		free(listen_errs);
+		listen_errs = NULL;
+	}
+}
+
+/* The addresses the running configuration asks for and does not have. */
+const struct listen_error *
+listen_errors(size_t *n)
+{
+	*n = nlisten_errs;
+	return listen_errs;
 }
