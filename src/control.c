@@ -363,7 +363,9 @@ control_request(struct buf *answer, char *line)
 {
 	struct pool	*pool;
 	const struct verdict *v;
+	const struct listen_error *le;
 	char		*verb, *name, *reason;
+	size_t		 i, n;
 
 	verb = line + strspn(line, " \t");
 	name = verb + strcspn(verb, " \t");
@@ -386,6 +388,15 @@ control_request(struct buf *answer, char *line)
 				    mark_name(pool->mark));
 			buf_addstr(answer, "\n");
 		}
+		/* No pool name has a space: these lines cannot be a pool's. */
+		le = listen_errors(&n);
+		for (i = 0; i < n; i++)
+			buf_printf(answer, "listen error: %s %s: %s%s%s%s\n",
+			    le[i].who, le[i].address, le[i].error,
+			    le[i].kept_open != NULL ? " (" : "",
+			    le[i].kept_open != NULL ? le[i].kept_open : "",
+			    le[i].kept_open != NULL ?
+			    " stays open in its place)" : "");
 		return;
 	}
 	if (strcmp(verb, "maint") != 0 && strcmp(verb, "drain") != 0 &&

@@ -24,6 +24,7 @@ static void	db_target(const struct check *, char *, size_t);
 static int	db_capacity(struct config *, const struct check *, int64_t *,
 		    int64_t *);
 static int	pool_capacity_warning(struct config *, struct pool *);
+static void	report_listen_errors_json(struct buf *);
 
 /*
  * The database server a check talks to, as "type host:port" or "type
@@ -468,5 +469,34 @@ report_json(struct buf *b, struct config *conf, struct pool **pools,
 		report_workers_json(b, pool);
 		buf_addstr(b, "}");
 	}
-	buf_addstr(b, "]}\n");
+	buf_addstr(b, "]");
+	report_listen_errors_json(b);
+	buf_addstr(b, "}\n");
+}
+
+/*
+ * The daemon's ports that its configuration asks for and it could not
+ * bind, when there are any (--once binds none: the field is absent).
+ */
+static void
+report_listen_errors_json(struct buf *b)
+{
+	const struct listen_error	*le;
+	size_t				 i, n;
+
+	if ((le = listen_errors(&n)) == NULL || n == 0)
+		return;
+	buf_addstr(b, ", \"listen_errors\": [");
+	for (i = 0; i < n; i++) {
+		buf_addstr(b, i > 0 ? ", {\"service\": " : "{\"service\": ");
+		json_str(b, le[i].who);
+		buf_addstr(b, ", \"address\": ");
+		json_str(b, le[i].address);
+		buf_addstr(b, ", \"error\": ");
+		json_str(b, le[i].error);
+		buf_addstr(b, ", \"kept_open\": ");
+		json_str(b, le[i].kept_open);
+		buf_addstr(b, "}");
+	}
+	buf_addstr(b, "]");
 }
