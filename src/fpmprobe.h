@@ -407,6 +407,32 @@ struct fpm_facts {
 	char			 warning[256];	/* a mismatch with our config */
 };
 
+/* One key = value of php-fpm's configuration, where it was written. */
+struct fpm_conf_entry {
+	char		*key;		/* "pm.max_children", "php_value[x]" */
+	char		*value;		/* quotes removed, $pool expanded */
+	char		*file;		/* one of fpm_conf's file[] */
+	int		 line;
+};
+
+/* One [section]: "global" or a pool. */
+struct fpm_conf_section {
+	char			*name;
+	struct fpm_conf_entry	*entry;
+	size_t			 n;
+};
+
+/* php-fpm's configuration: sections in the order they first appear. */
+struct fpm_conf {
+	char			*path;		/* the main file */
+	struct fpm_conf_section	*section;	/* [0] is always "global" */
+	size_t			 n;
+	char			**file;		/* files read, in order */
+	size_t			 nfiles;	/* includes counted */
+	size_t			 cur;		/* current, across files */
+	size_t			 bytes;		/* text held, capped */
+};
+
 /* What the policy makes of a pool's worker sample. */
 struct pool_workers {
 	int			 have;		/* a sample was read */
@@ -629,6 +655,19 @@ int	 fpm_status_parse(const char *, size_t, struct fpm_status *, char *,
 void	 fpm_status_free(struct fpm_status *);
 const char *fpm_wstate_str(enum fpm_wstate);
 enum fpm_wstate fpm_wstate_parse(const char *);
+
+/* fpm_conf.c */
+int	 fpm_conf_load(const char *, struct fpm_conf *, char *, size_t);
+int	 fpm_conf_parse(struct fpm_conf *, const char *, const char *, size_t,
+	    char *, size_t);
+void	 fpm_conf_free(struct fpm_conf *);
+const struct fpm_conf_section *fpm_conf_pool(const struct fpm_conf *,
+	    const char *);
+const struct fpm_conf_entry *fpm_conf_get(const struct fpm_conf_section *,
+	    const char *);
+int	 fpm_conf_seconds(const char *, unsigned int *);
+int	 fpm_master_conf_path(pid_t, char *, size_t);
+int	 fpm_master_title_path(const char *, size_t, char *, size_t);
 
 /* sampler.c */
 void	 sampler_take(struct probe *, struct fpm_status *);
