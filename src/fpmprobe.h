@@ -400,11 +400,13 @@ enum capacity_source {
 /* What php-fpm's own configuration says of a local pool. */
 struct fpm_facts {
 	int			 have;
+	uint64_t		 read_us;	/* when last read, 0: never */
+	char			 file[256];	/* php-fpm's main file */
 	char			 pm[16];
 	unsigned int		 max_children;	/* 0: not set */
 	int			 terminate_s;	/* request_terminate_timeout, -1 */
 	char			 source[256];	/* "FILE:LINE" of max_children */
-	char			 warning[256];	/* a mismatch with our config */
+	char			 warning[512];	/* a mismatch with our config */
 };
 
 /* One key = value of php-fpm's configuration, where it was written. */
@@ -716,13 +718,13 @@ void	 policy_record(struct check *, struct outcome *, uint64_t);
 void	 policy_update(struct pool *, uint64_t);
 int	 worker_overdue(const struct pool *, const struct fpm_worker *);
 const char *capacity_source_str(enum capacity_source);
-size_t	 agent_reply_format(char *, size_t, enum pool_state, unsigned int,
-	    const char *, enum admin_state);
 const char *pool_state_str(enum pool_state);
 const struct verdict *pool_verdict(struct pool *, uint64_t);
 
 /* agent.c */
 int	 agent_start(struct event_base *, struct config *);
+size_t	 agent_reply_format(char *, size_t, enum pool_state, unsigned int,
+	    const char *, enum admin_state);
 void	 agent_stop(void);
 extern uint64_t agent_answers[];	/* by pool_state, then unknown pool */
 

@@ -20,6 +20,7 @@ static void	latency_stats(const struct check_status *, uint32_t *,
 static void	report_workers_text(struct buf *, struct pool *);
 static void	report_workers_json(struct buf *, struct pool *);
 static void	capacity_source_text(const struct pool *, char *, size_t);
+static void	report_facts_json(struct buf *, const struct fpm_facts *);
 static void	db_target(const struct check *, char *, size_t);
 static int	db_capacity(struct config *, const struct check *, int64_t *,
 		    int64_t *);
@@ -319,6 +320,40 @@ capacity_source_text(const struct pool *pool, char *out, size_t outlen)
 		    pool->workers.capacity_source), outlen);
 }
 
+/*
+ * What php-fpm's own configuration says of the pool, or null when it was
+ * not looked at (a pool on another host).
+ */
+static void
+report_facts_json(struct buf *b, const struct fpm_facts *f)
+{
+	if (f->read_us == 0) {
+		buf_addstr(b, "null");
+		return;
+	}
+	buf_addstr(b, "{\"file\": ");
+	if (f->file[0] != '\0')
+		json_str(b, f->file);
+	else
+		buf_addstr(b, "null");
+	buf_addstr(b, ", \"pm\": ");
+	if (f->have)
+		json_str(b, f->pm);
+	else
+		buf_addstr(b, "null");
+	buf_addstr(b, ", \"request_terminate_timeout_s\": ");
+	if (f->have && f->terminate_s >= 0)
+		buf_printf(b, "%d", f->terminate_s);
+	else
+		buf_addstr(b, "null");
+	buf_addstr(b, ", \"warning\": ");
+	if (f->warning[0] != '\0')
+		json_str(b, f->warning);
+	else
+		buf_addstr(b, "null");
+	buf_addstr(b, "}");
+}
+
 /* The workers block of the JSON. */
 static void
 report_workers_json(struct buf *b, struct pool *pool)
@@ -346,7 +381,7 @@ report_workers_json(struct buf *b, struct pool *pool)
 	    "\"stuck\": %u, \"held\": %u, "
 	    "\"listen_queue\": %llu, \"max_children_reached\": %llu, "
 	    "\"slow_requests\": %llu, \"accepted_conn\": %llu, "
-	    "\"progress\": %s, \"processes\": [",
+	    "\"progress\": %s, \"php_fpm_config\": ",
 	    (unsigned long long)s->active, (unsigned long long)s->idle,
 	    (unsigned long long)s->total, pw->stuck, pw->held,
 	    (unsigned long long)s->listen_queue,
@@ -354,6 +389,8 @@ report_workers_json(struct buf *b, struct pool *pool)
 	    (unsigned long long)s->slow_requests,
 	    (unsigned long long)s->accepted_conn,
 	    pw->progress < 0 ? "null" : pw->progress ? "true" : "false");
+	report_facts_json(b, &pool->fpm);
+	buf_addstr(b, ", \"processes\": [");
 	for (i = 0; i < s->nworkers; i++) {
 		const struct fpm_worker *w = &s->workers[i];
 

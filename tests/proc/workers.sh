@@ -27,7 +27,6 @@ pools:
   dyn:
     fastcgi: $FPM_DYN_ADDR
     status_path: /fpm-status
-    max_children: 4
     stuck_after: 1s
     checks:
       - { name: app, type: fastcgi, script: $STACK_WWW/status.php, expect_body: OK }
@@ -36,9 +35,12 @@ YAML
 out=$("$FPMPROBE" --once --json -c "$conf"); rc=$?
 is "$rc" 0 "idle pools are OK"
 is "$(json_get "$out" '[p["weight"] for p in j["pools"]]')" "[100, 100]" "idle pools: weight 100"
-is "$(json_get "$out" 'j["pools"][0]["workers"]["max_children"]')" 4 "static pool: max_children from the sample"
-is "$(json_get "$out" 'j["pools"][0]["workers"]["max_children_source"]')" status_page "and says so"
-is "$(json_get "$out" 'j["pools"][1]["workers"]["max_children_source"]')" config "dynamic pool: max_children from config"
+is "$(json_get "$out" 'j["pools"][0]["workers"]["max_children"]')" 4 "static pool: max_children 4"
+like "$(json_get "$out" 'j["pools"][0]["workers"]["max_children_source"]')" "^php-fpm config $FPM_HALF_CONF:[0-9]+$" \
+	"learned from php-fpm's configuration, local pools of every kind"
+is "$(json_get "$out" 'j["pools"][1]["workers"]["max_children"]')" 4 "dynamic pool: max_children learned"
+like "$(json_get "$out" 'j["pools"][1]["workers"]["max_children_source"]')" "^php-fpm config $FPM_DYN_CONF:[0-9]+$" \
+	"from php-fpm's own configuration, not the status page's 1 process"
 
 # 2 of 4 workers busy past stuck_after: weight about 50.
 fpm_occupy "$FPM_HALF_ADDR" 2 20
@@ -122,7 +124,20 @@ while [ "$(date +%s)" -lt "$hard_until" ] &&
 	agent_ask "$agentport" >>"$answers" || echo "no answer" >>"$answers"
 	sleep 0.1
 done
+# --once under the same load: its probe queues and times out, its second
+# sample sees requests complete, so the pool is saturated, not down.
+once_rcs=
+once_sat=0
+for i in 1 2 3 4 5; do
+	[ "$(date +%s)" -lt "$hard_until" ] || break
+	o=$("$FPMPROBE" --once -c "$STACK_DIR/busy.yml" 2>/dev/null); r=$?
+	once_rcs+="$r "
+	[[ $o == *saturated* ]] && once_sat=$((once_sat + 1))
+done
 rm -f "$loading"
+diag "--once exit codes under overload: $once_rcs($once_sat saturated)"
+ok "--once under overload never says CRITICAL ($once_rcs)" sh -c "! echo '$once_rcs' | grep -q 2"
+ok "and says saturated at least once" test "$once_sat" -ge 1
 wait_for_load=$(grep -c . "$answers")
 diag "answers during overload: $(sort "$answers" | uniq -c | tr '\n' ';')"
 ok "many answers sampled during overload ($wait_for_load)" test "$wait_for_load" -ge 20
