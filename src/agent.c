@@ -3,7 +3,9 @@
  * verdict; nothing here waits on a probe.  A port that serves one pool
  * answers at once; a port that serves several reads the agent-send line
  * under a short deadline first.  After answering it reads what the peer
- * sent before closing, so that the close is a FIN and not a RST.
+ * sent before closing, so that the close is a FIN and not a RST.  The
+ * answer line's wire format is written here too (agent_reply_format()),
+ * for the verdict the policy caches.
  *
  * Under a flood of connections, accepting yields to the event loop every
  * AGENT_ACCEPT_BURST connections, so that the ones already answered get
@@ -379,4 +381,51 @@ agent_close(struct agent_conn *ac)
 	if (accept_held && nclients < AGENT_CLIENTS_MAX &&
 	    (accept_yield == NULL || !evtimer_pending(accept_yield, NULL)))
 		agent_accept_go(-1, 0, NULL);
+}
+
+/*
+ * Format one agent-check answer.  Healthy answers carry "ready" so that
+ * they also end a drain or maint set earlier (unless admin_state: leave);
+ * every answer carries a health word, since HAProxy ignores a bare weight
+ * after a down.
+ */
+size_t
+agent_reply_format(char *out, size_t outlen, enum pool_state state,
+    unsigned int weight, const char *reason, enum admin_state admin)
+{
+	char	 why[REASON_MAX + 1];
+	int	 n;
+
+	sanitize_text(why, sizeof(why), reason != NULL ? reason : "",
+	    reason != NULL ? strlen(reason) : 0);
+	if (why[0] == '\0')
+		strlcpy_safe(why, "unknown", sizeof(why));
+	if (weight < 1)
+		weight = 1;
+	if (weight > 100)
+		weight = 100;
+	switch (state) {
+	case POOL_UP:
+		n = snprintf(out, outlen, "%sup %u%%\n",
+		    admin == ADMIN_SET ? "ready " : "", weight);
+		break;
+	case POOL_MAINT:
+		n = snprintf(out, outlen, "maint #%s\n", why);
+		break;
+	case POOL_DRAIN:
+		n = snprintf(out, outlen, "drain #%s\n", why);
+		break;
+	case POOL_DOWN:
+	default:
+		n = snprintf(out, outlen, "down #%s\n", why);
+		break;
+	}
+	if (n < 0 || outlen == 0)
+		return 0;
+	if ((size_t)n >= outlen) {
+		/* Cut, but keep the line ending. */
+		out[outlen - 2] = '\n';
+		return outlen - 1;
+	}
+	return (size_t)n;
 }
