@@ -5,7 +5,8 @@
 # happens; its pid file, stats socket and logs live in $STACK_DIR.
 #
 #   HAPROXY                       the binary (default: haproxy on PATH)
-#   haproxy_available             succeed if HAProxy 2.x runs here
+#   haproxy_available             succeed if HAProxy 2.6 or later runs here
+#   haproxy_version               print its version ("2.6.12")
 #   haproxy_global                print a global and defaults section with
 #                                 the stats socket; append frontends and
 #                                 backends to it
@@ -18,14 +19,33 @@
 #   haproxy_stat BACKEND SERVER FIELD   one field of `show stat` (status,
 #                                 check_status, agent_status, weight, ...)
 #   haproxy_weight BACKEND SERVER the current weight (`get weight`)
+#   haproxy_edit FILE RULES       print FILE with strings replaced; RULES has
+#                                 one rule a line, tab-separated: FROM, TO,
+#                                 how many lines must contain FROM, and
+#                                 optionally a string that selects the lines
+#                                 (FROM is then replaced only there).  Fails,
+#                                 naming the rule, when a count is not met:
+#                                 a rule that stops matching its file must
+#                                 not leave a different configuration
+#   haproxy_time_ms TIME          a time as HAProxy writes it ("1s", "500ms",
+#                                 "2000") in milliseconds
 
 HAPROXY=${HAPROXY:-haproxy}
 HAPROXY_SOCK=
 HAPROXY_PID=
 
-# Succeed if an HAProxy 2.x binary runs here.
+# The version of the HAProxy binary ("2.6.12"), from its -v banner.
+haproxy_version() {
+	"$HAPROXY" -v 2>/dev/null | sed -n 's/^HA-\{0,1\}Proxy version \([0-9][0-9.]*\).*/\1/p' | head -n 1
+}
+
+# Succeed if HAProxy 2.6 or later runs here.
 haproxy_available() {
-	"$HAPROXY" -v 2>/dev/null | grep -q '^HAProxy version 2\.'
+	local v major minor
+	v=$(haproxy_version)
+	[[ $v =~ ^([0-9]+)\.([0-9]+) ]] || return 1
+	major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]}
+	[ "$major" -gt 2 ] || { [ "$major" -eq 2 ] && [ "$minor" -ge 6 ]; }
 }
 
 # The global and defaults sections every private HAProxy starts with.
@@ -103,4 +123,62 @@ haproxy_stat() {
 # The current weight of BACKEND/SERVER ("25 (initial 100)" -> 25).
 haproxy_weight() {
 	haproxy_cmd "get weight $1/$2" | awk 'NR == 1 { print $1 }'
+}
+
+# FILE with each rule's FROM replaced by TO, checking how many lines matched.
+haproxy_edit() {
+	HAPROXY_EDIT_RULES=$2 awk '
+		BEGIN {
+			n = split(ENVIRON["HAPROXY_EDIT_RULES"], rl, "\n")
+			for (i = 1; i <= n; i++) {
+				if (rl[i] == "")
+					continue
+				k = split(rl[i], f, "\t")
+				if (k < 3 || f[1] == "") {
+					print "haproxy_edit: malformed rule: " rl[i] > "/dev/stderr"
+					bad = 1
+					continue
+				}
+				nr++
+				from[nr] = f[1]; to[nr] = f[2]; want[nr] = f[3] + 0
+				only[nr] = k >= 4 ? f[4] : ""
+			}
+		}
+		{
+			line = $0
+			for (i = 1; i <= nr; i++) {
+				if (only[i] != "" && index(line, only[i]) == 0)
+					continue
+				if (index(line, from[i]) == 0)
+					continue
+				got[i]++
+				out = ""
+				while ((p = index(line, from[i])) > 0) {
+					out = out substr(line, 1, p - 1) to[i]
+					line = substr(line, p + length(from[i]))
+				}
+				line = out line
+			}
+			print line
+		}
+		END {
+			for (i = 1; i <= nr; i++)
+				if (got[i] + 0 != want[i]) {
+					printf "haproxy_edit: %s: \"%s\" on %d lines, expected %d\n", FILENAME, from[i], got[i], want[i] > "/dev/stderr"
+					bad = 1
+				}
+			exit bad
+		}' "$1"
+}
+
+# A time as HAProxy writes it, in milliseconds.
+haproxy_time_ms() {
+	case $1 in
+	'' | *[!0-9a-z]*) return 1 ;;
+	*ms) [[ ${1%ms} =~ ^[0-9]+$ ]] && echo "${1%ms}" ;;
+	*s) [[ ${1%s} =~ ^[0-9]+$ ]] && echo "$((${1%s} * 1000))" ;;
+	*m) [[ ${1%m} =~ ^[0-9]+$ ]] && echo "$((${1%m} * 60000))" ;;
+	*[!0-9]*) return 1 ;;
+	*) echo "$1" ;;
+	esac
 }
