@@ -677,6 +677,7 @@ int	 pool_is_local(const struct pool *);
 
 /* proc_wait.c */
 int	 proc_wait_inspect(pid_t, struct wait_info *);
+void	 proc_wait_batch(int);
 void	 wait_info_format(const struct wait_info *, char *, size_t);
 
 /* hce.c */

@@ -30,6 +30,8 @@
 #include <sys/un.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
@@ -163,6 +165,11 @@ static int	 fd_sockets(pid_t, struct sockset *);
 static int	 hex_parse(const char *, size_t, uint32_t *);
 static void	 tcp_line(const char *, struct sockset *, int);
 static void	 tcp_table(pid_t, const char *, int, struct sockset *);
+static void	 tcp_sock(struct sockset *, int, unsigned int, unsigned long,
+		    unsigned int, const uint8_t *, unsigned int);
+static int	 snap_cmp(const void *, const void *);
+static int	 tcp_diag(pid_t, struct sockset *);
+static int	 tcp_diag_dump(int, int);
 static void	 tcp_peers(const struct sockset *, struct wait_info *);
 static int	 unix_query(int, uint32_t, uint32_t, struct unix_info *);
 static void	 unix_peers(const struct sockset *, struct wait_info *);
@@ -325,9 +332,7 @@ tcp_line(const char *line, struct sockset *ss, int family)
 	uint32_t	 word, lport, rport, st;
 	uint8_t		 raddr[16];
 	unsigned long	 ino;
-	long		 idx;
 	char		 num[24], *end;
-	struct tcp_conn	*c;
 
 	while (ntok < 10) {
 		while (*p == ' ' || *p == '\t')
@@ -348,8 +353,7 @@ tcp_line(const char *line, struct sockset *ss, int family)
 		return;
 	errno = 0;
 	ino = strtoul(num, &end, 10);
-	if (errno != 0 || *end != '\0' || ino == 0 ||
-	    (idx = ino_find(ss, ino)) == -1)
+	if (errno != 0 || *end != '\0' || ino == 0 || ino_find(ss, ino) == -1)
 		return;
 
 	alen = family == AF_INET ? 8 : 32;
@@ -364,8 +368,23 @@ tcp_line(const char *line, struct sockset *ss, int family)
 			return;
 		memcpy(raddr + i * 4, &word, 4);
 	}
-	ss->tcp[idx] = 1;
+	tcp_sock(ss, family, st, ino, lport, raddr, rport);
+}
 
+/*
+ * Keep one TCP socket if it is the process's: a listening port, or a
+ * connection (raddr in network byte order, 4 or 16 bytes by family).
+ */
+static void
+tcp_sock(struct sockset *ss, int family, unsigned int st, unsigned long ino,
+    unsigned int lport, const uint8_t *raddr, unsigned int rport)
+{
+	struct tcp_conn	*c;
+	long		 idx;
+
+	if ((idx = ino_find(ss, ino)) == -1)
+		return;
+	ss->tcp[idx] = 1;
 	if (st == TCP_LISTEN) {
 		if (ss->nlisten < PROC_LISTEN_MAX)
 			ss->listen[ss->nlisten++] = lport;
@@ -376,7 +395,7 @@ tcp_line(const char *line, struct sockset *ss, int family)
 		return;
 	c = &ss->conn[ss->nconn++];
 	c->family = family;
-	memcpy(c->raddr, raddr, alen / 2);
+	memcpy(c->raddr, raddr, family == AF_INET ? 4 : 16);
 	c->rport = rport;
 	c->lport = lport;
 }
@@ -405,6 +424,166 @@ tcp_table(pid_t pid, const char *name, int family, struct sockset *ss)
 		whole = complete;
 	}
 	fclose(f);
+}
+
+/*
+ * The host's TCP sockets in the states that say something (listening,
+ * connecting, established, close-wait), from the kernel's tables through
+ * inet_diag, sorted by inode.  A PHP host that opens a connection per
+ * request holds tens of thousands of TIME_WAIT sockets: formatting and
+ * reading them all from /proc/PID/net/tcp took up to seconds per worker,
+ * on the loop that answers agents, while here the kernel skips them.
+ * Within a batch (proc_wait_batch()) one snapshot serves every worker.
+ */
+struct tcp_snap {
+	unsigned long	 ino;
+	uint8_t		 family;
+	uint8_t		 state;
+	uint16_t	 lport;
+	uint16_t	 rport;
+	uint8_t		 raddr[16];
+};
+
+static struct tcp_snap	*snap;
+static size_t		 nsnap, snapcap;
+static int		 snap_have;	/* taken in this batch */
+static int		 snap_batch;
+static struct stat	 snap_ns;	/* whose tables they are */
+
+/* Order snapshot entries by inode. */
+static int
+snap_cmp(const void *a, const void *b)
+{
+	const struct tcp_snap	*x = a, *y = b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/*
+ * Inspect several processes with one look at the TCP tables (on), or end
+ * the batch and release it (off).
+ */
+void
+proc_wait_batch(int on)
+{
+	snap_batch = on;
+	snap_have = 0;
+	nsnap = 0;
+	if (!on) {
+		free(snap);
+		snap = NULL;
+		snapcap = 0;
+	}
+}
+
+/*
+ * One inet_diag dump of a family's TCP sockets into the snapshot, bounded
+ * in sockets.  The kernel fills each reply within the call that asks for
+ * it, so nothing here waits: a reply that is not there is a failure.
+ */
+static int
+tcp_diag_dump(int nl, int family)
+{
+	struct {
+		struct nlmsghdr		nlh;
+		struct inet_diag_req_v2	req;
+	}			 msg;
+	uint32_t		 buf[8192];	/* aligned for nlmsghdr */
+	const struct nlmsghdr	*h;
+	const struct inet_diag_msg *m;
+	struct tcp_snap		*t;
+	ssize_t			 n;
+	int			 len;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.nlh.nlmsg_len = sizeof(msg);
+	msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	msg.req.sdiag_family = (uint8_t)family;
+	msg.req.sdiag_protocol = IPPROTO_TCP;
+	msg.req.idiag_states = 1U << TCP_ESTABLISHED | 1U << TCP_SYN_SENT |
+	    1U << TCP_CLOSE_WAIT | 1U << TCP_LISTEN;
+	if (send(nl, &msg, sizeof(msg), 0) == -1)
+		return -1;
+	while (nsnap < PROC_TCP_LINES_MAX) {
+		n = recv(nl, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		len = (int)n;
+		for (h = (const struct nlmsghdr *)buf; NLMSG_OK(h, len);
+		    h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return -1;
+			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+			    h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
+			    nsnap >= PROC_TCP_LINES_MAX)
+				continue;
+			m = NLMSG_DATA(h);
+			if (nsnap == snapcap) {
+				snapcap = snapcap == 0 ? 256 : snapcap * 2;
+				snap = xreallocarray(snap, snapcap,
+				    sizeof(*snap));
+			}
+			t = &snap[nsnap++];
+			t->ino = m->idiag_inode;
+			t->family = (uint8_t)family;
+			t->state = m->idiag_state;
+			t->lport = ntohs(m->id.idiag_sport);
+			t->rport = ntohs(m->id.idiag_dport);
+			memcpy(t->raddr, m->id.idiag_dst, sizeof(t->raddr));
+		}
+	}
+	return 0;	/* bounded: what was seen so far */
+}
+
+/*
+ * Fill the process's TCP sockets from the snapshot, taking it first if
+ * this batch has none.  Only for a process in our network namespace; -1
+ * otherwise, or when netlink fails, and the caller reads /proc instead.
+ */
+static int
+tcp_diag(pid_t pid, struct sockset *ss)
+{
+	struct stat		 self, other;
+	struct tcp_snap		 key, *t;
+	char			 path[64];
+	size_t			 i;
+	int			 nl, rv;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	if (stat("/proc/self/ns/net", &self) == -1 ||
+	    stat(path, &other) == -1 || self.st_ino != other.st_ino ||
+	    self.st_dev != other.st_dev)
+		return -1;
+	if (!snap_have || snap_ns.st_ino != self.st_ino ||
+	    snap_ns.st_dev != self.st_dev) {
+		nsnap = 0;
+		if ((nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+		    NETLINK_SOCK_DIAG)) == -1)
+			return -1;
+		rv = tcp_diag_dump(nl, AF_INET) == 0 &&
+		    tcp_diag_dump(nl, AF_INET6) == 0 ? 0 : -1;
+		close(nl);
+		if (rv == -1)
+			return -1;
+		qsort(snap, nsnap, sizeof(*snap), snap_cmp);
+		snap_have = snap_batch;
+		snap_ns = self;
+	}
+	for (i = 0; i < ss->n; i++) {
+		key.ino = ss->ino[i];
+		if ((t = bsearch(&key, snap, nsnap, sizeof(*snap),
+		    snap_cmp)) != NULL)
+			tcp_sock(ss, t->family, t->state, t->ino, t->lport,
+			    t->raddr, t->rport);
+	}
+	if (!snap_batch)
+		proc_wait_batch(0);
+	return 0;
 }
 
 /*
@@ -623,8 +802,10 @@ proc_wait_inspect(pid_t pid, struct wait_info *wi)
 		if (errno == EACCES || errno == EPERM)
 			wi->denied = 1;
 	} else if (ss->n > 0) {
-		tcp_table(pid, "tcp", AF_INET, ss);
-		tcp_table(pid, "tcp6", AF_INET6, ss);
+		if (tcp_diag(pid, ss) == -1) {
+			tcp_table(pid, "tcp", AF_INET, ss);
+			tcp_table(pid, "tcp6", AF_INET6, ss);
+		}
 		tcp_peers(ss, wi);
 		unix_peers(ss, wi);
 	}
@@ -636,6 +817,13 @@ proc_wait_inspect(pid_t pid, struct wait_info *wi)
 }
 
 #elif defined(__FreeBSD__)
+
+/* One look per process is all FreeBSD's libprocstat offers. */
+void
+proc_wait_batch(int on)
+{
+	(void)on;
+}
 
 /*
  * FreeBSD: kinfo_proc gives the wait message (ki_wmesg: "select",
@@ -742,6 +930,13 @@ proc_wait_inspect(pid_t pid, struct wait_info *wi)
 }
 
 #else
+
+/* Nothing to share between inspections here. */
+void
+proc_wait_batch(int on)
+{
+	(void)on;
+}
 
 /* Nowhere to look on this system: the wait stays unknown. */
 int

@@ -70,7 +70,9 @@ sampler_take(struct probe *p, struct fpm_status *st)
 	unsigned int	 inspected = 0;
 	size_t		 i;
 
-	if (pool_is_local(pool))
+	if (pool_is_local(pool)) {
+		/* One look at the host's TCP tables serves every worker. */
+		proc_wait_batch(1);
 		for (i = 0; i < st->nworkers &&
 		    inspected < STUCK_INSPECT_MAX; i++) {
 			struct fpm_worker *w = &st->workers[i];
@@ -80,6 +82,8 @@ sampler_take(struct probe *p, struct fpm_status *st)
 			inspected++;
 			proc_wait_inspect(w->pid, &w->wait);
 		}
+		proc_wait_batch(0);
+	}
 	facts_learn(pool, st, now_us());
 	if (p->sample == NULL)
 		p->sample = xcalloc(1, sizeof(*p->sample));
