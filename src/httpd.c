@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -161,13 +162,17 @@ httpd_closed(struct evhttp_connection *evcon, void *arg)
 		}
 }
 
-/* Send a complete answer. */
+/*
+ * Send a complete answer.  evhttp sends a body with HEAD too: send the
+ * length GET would have instead, and nothing after the headers.
+ */
 static void
 httpd_reply(struct evhttp_request *req, int code, const char *reason,
     const char *type, const struct buf *body)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
 	struct evbuffer		*out = evbuffer_new();
+	char			 len[24];
 
 	if (out == NULL)
 		fatalx("evbuffer_new");
@@ -175,8 +180,13 @@ httpd_reply(struct evhttp_request *req, int code, const char *reason,
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	if (code == HTTP_BADMETHOD)
 		evhttp_add_header(h, "Allow", "GET, HEAD");
-	if (body != NULL && body->len > 0)
-		evbuffer_add(out, body->data, body->len);
+	if (body != NULL && body->len > 0) {
+		if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+			snprintf(len, sizeof(len), "%zu", body->len);
+			evhttp_add_header(h, "Content-Length", len);
+		} else
+			evbuffer_add(out, body->data, body->len);
+	}
 	evhttp_send_reply(req, code, reason, out);
 	evbuffer_free(out);
 }
