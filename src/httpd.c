@@ -1,9 +1,12 @@
 /*
  * The status endpoint (http.listen): GET /metrics in Prometheus text,
- * GET /status with the JSON of --once, both from cached state like the
- * agent.  Read-only.  Headers are capped, idle connections closed after
+ * GET /status with the JSON of --once, and the health endpoints for
+ * load balancers that are not HAProxy (/health/POOL, /health, /live),
+ * all from cached state like the agent: no request ever runs a probe.
+ * Read-only.  Headers are capped, idle connections closed after
  * HTTPD_TIMEOUT_S, and a request on a connection beyond the first
- * HTTPD_CLIENTS_MAX open ones gets 503 and a close.
+ * HTTPD_CLIENTS_MAX open ones gets 503 and a close (/live gets its 200
+ * and a close: the loop that answers it is what it reports on).
  */
 
 #include "config.h"
@@ -19,13 +22,33 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
 #include "fpmprobe.h"
 
+/* What an up pool with a weight below 100 answers (?degraded=). */
+enum degraded_answer {
+	DEGRADED_200 = 0,	/* 200 with x-envoy-degraded: the default */
+	DEGRADED_429,		/* 429, Consul's warning */
+	DEGRADED_IGNORE		/* 200 without x-envoy-degraded */
+};
+
 static void	httpd_request(struct evhttp_request *, void *);
+static int	httpd_allowed(const struct sockaddr *);
+static void	httpd_health(struct evhttp_request *, const char *,
+		    uint64_t);
+static void	httpd_live(struct evhttp_request *);
+static int	health_degraded_arg(struct evhttp_request *,
+		    enum degraded_answer *);
+static int	health_degraded(const struct verdict *);
+static int	health_code(int, int, enum degraded_answer);
+static const char *health_phrase(int);
+static void	health_line(struct buf *, const struct verdict *);
 static void	httpd_reply(struct evhttp_request *, int, const char *,
 		    const char *, const struct buf *);
+static void	httpd_text(struct evhttp_request *, int, const char *,
+		    const char *);
 static int	httpd_track(struct evhttp_connection *);
 static void	httpd_closed(struct evhttp_connection *, void *);
 static void	httpd_accept_error(struct evconnlistener *, void *);
@@ -191,6 +214,27 @@ httpd_reply(struct evhttp_request *req, int code, const char *reason,
 	evbuffer_free(out);
 }
 
+/* Send a short text/plain answer. */
+static void
+httpd_text(struct evhttp_request *req, int code, const char *reason,
+    const char *text)
+{
+	struct buf	 body = { NULL, 0, 0 };
+
+	buf_addstr(&body, text);
+	httpd_reply(req, code, reason, "text/plain", &body);
+	buf_free(&body);
+}
+
+/* May this peer use the endpoint (agent.allow)?  A unix peer always may. */
+static int
+httpd_allowed(const struct sockaddr *sa)
+{
+	return httpd_conf->nallow == 0 || sa == NULL ||
+	    sa->sa_family == AF_UNIX ||
+	    cidr_match(httpd_conf->allow, httpd_conf->nallow, sa);
+}
+
 /* Route one request. */
 static void
 httpd_request(struct evhttp_request *req, void *arg)
@@ -204,44 +248,43 @@ httpd_request(struct evhttp_request *req, void *arg)
 	struct pool		**pools, *pool;
 	size_t			 n = 0;
 	uint64_t		 now = now_us();
+	int			 get = method == EVHTTP_REQ_GET ||
+				    method == EVHTTP_REQ_HEAD;
 
+	if (path == NULL || path[0] == '\0')
+		path = "/";
 	if (!httpd_track(evcon)) {
-		buf_addstr(&body, "too many connections\n");
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Connection", "close");
-		httpd_reply(req, 503, "Service Unavailable", "text/plain",
-		    &body);
-		buf_free(&body);
+		if (get && strcmp(path, "/live") == 0 && httpd_allowed(sa)) {
+			httpd_live(req);
+			return;
+		}
+		httpd_text(req, 503, "Service Unavailable",
+		    "too many connections\n");
 		return;
 	}
-	if (httpd_conf->nallow > 0 && sa != NULL &&
-	    sa->sa_family != AF_UNIX &&
-	    !cidr_match(httpd_conf->allow, httpd_conf->nallow, sa)) {
-		buf_addstr(&body, "forbidden\n");
-		httpd_reply(req, 403, "Forbidden", "text/plain", &body);
-		buf_free(&body);
+	if (!httpd_allowed(sa)) {
+		httpd_text(req, 403, "Forbidden", "forbidden\n");
 		return;
 	}
-	if (path == NULL || (strcmp(path, "/metrics") != 0 &&
-	    strcmp(path, "/status") != 0)) {
-		buf_addstr(&body, "not found: try /metrics or /status\n");
-		httpd_reply(req, HTTP_NOTFOUND, "Not Found", "text/plain",
-		    &body);
-		buf_free(&body);
+	if (strcmp(path, "/metrics") != 0 && strcmp(path, "/status") != 0 &&
+	    strcmp(path, "/live") != 0 && strcmp(path, "/") != 0 &&
+	    strcmp(path, "/health") != 0 && strncmp(path, "/health/", 8) != 0) {
+		httpd_text(req, HTTP_NOTFOUND, "Not Found", "not found: try "
+		    "/health, /health/POOL, /live, /metrics or /status\n");
 		return;
 	}
-	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
-		buf_addstr(&body, "method not allowed\n");
-		httpd_reply(req, HTTP_BADMETHOD, "Method Not Allowed",
-		    "text/plain", &body);
-		buf_free(&body);
+	if (!get) {
+		httpd_text(req, HTTP_BADMETHOD, "Method Not Allowed",
+		    "method not allowed\n");
 		return;
 	}
 	if (strcmp(path, "/metrics") == 0) {
 		metrics_format(&body, httpd_conf, httpd_start_time);
 		httpd_reply(req, HTTP_OK, "OK",
 		    "text/plain; version=0.0.4; charset=utf-8", &body);
-	} else {
+	} else if (strcmp(path, "/status") == 0) {
 		pools = xcalloc(httpd_conf->npools + 1, sizeof(*pools));
 		TAILQ_FOREACH(pool, &httpd_conf->pools, entry) {
 			pool_verdict(pool, now);
@@ -251,6 +294,163 @@ httpd_request(struct evhttp_request *req, void *arg)
 		buf_addstr(&body, "\n");
 		free(pools);
 		httpd_reply(req, HTTP_OK, "OK", "application/json", &body);
+	} else if (strcmp(path, "/live") == 0)
+		httpd_live(req);
+	else
+		httpd_health(req, path, now);
+	buf_free(&body);
+}
+
+/*
+ * Liveness: the event loop runs, since it answers.  Whatever the pools
+ * say: restarting fpmprobe never fixes a pool.
+ */
+static void
+httpd_live(struct evhttp_request *req)
+{
+	httpd_text(req, HTTP_OK, "OK", "alive\n");
+}
+
+/*
+ * Read ?degraded=200|429|ignore; -1 for another value, so that a typo in
+ * a probe's definition shows at once rather than being read as the
+ * default.
+ */
+static int
+health_degraded_arg(struct evhttp_request *req, enum degraded_answer *da)
+{
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const char		*query = evhttp_uri_get_query(uri), *v;
+	struct evkeyvalq	 args;
+	int			 rv = 0;
+
+	*da = DEGRADED_200;
+	if (query == NULL || query[0] == '\0')
+		return 0;
+	TAILQ_INIT(&args);
+	if (evhttp_parse_query_str(query, &args) == -1)
+		return -1;
+	if ((v = evhttp_find_header(&args, "degraded")) == NULL)
+		;
+	else if (strcmp(v, "429") == 0)
+		*da = DEGRADED_429;
+	else if (strcmp(v, "ignore") == 0)
+		*da = DEGRADED_IGNORE;
+	else if (strcmp(v, "200") != 0)
+		rv = -1;
+	evhttp_clear_headers(&args);
+	return rv;
+}
+
+/* Is the pool up with a weight below 100 (stuck or held workers)? */
+static int
+health_degraded(const struct verdict *v)
+{
+	return v->state == POOL_UP && v->weight < 100;
+}
+
+/* The status code for pools that are all up (or not) and degraded. */
+static int
+health_code(int up, int degraded, enum degraded_answer da)
+{
+	if (!up)
+		return 503;
+	if (degraded && da == DEGRADED_429)
+		return 429;
+	return HTTP_OK;
+}
+
+/* The reason phrase of a status code health_code() returns. */
+static const char *
+health_phrase(int code)
+{
+	return code == 503 ? "Service Unavailable" :
+	    code == 429 ? "Too Many Requests" : "OK";
+}
+
+/*
+ * One pool's line: the answer the agent gives (with admin_state: set),
+ * and for an up pool the reason it carries no room for ("#2/4 workers
+ * stuck >10s ...").
+ */
+static void
+health_line(struct buf *b, const struct verdict *v)
+{
+	char	 reply[AGENT_REPLY_MAX], why[REASON_MAX + 1];
+	size_t	 n;
+
+	n = agent_reply_format(reply, sizeof(reply), v->state, v->weight,
+	    v->reason, ADMIN_SET);
+	while (n > 0 && reply[n - 1] == '\n')
+		n--;
+	buf_add(b, reply, n);
+	if (v->state == POOL_UP && v->reason[0] != '\0') {
+		sanitize_text(why, sizeof(why), v->reason, strlen(v->reason));
+		buf_printf(b, " #%s", why);
 	}
+	buf_addstr(b, "\n");
+}
+
+/*
+ * GET /health/POOL: one pool, its state and weight in headers.  GET
+ * /health (and /): every pool, those that are not up first, so that a
+ * checker keeping only the start of the output (Consul keeps 4 KB) still
+ * shows them; 2xx only when every pool is up.
+ */
+static void
+httpd_health(struct evhttp_request *req, const char *path, uint64_t now)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+	struct buf		 body = { NULL, 0, 0 };
+	const struct verdict	*v;
+	struct pool		*pool;
+	enum degraded_answer	 da;
+	char			 weight[16], clean[64], why[REASON_MAX + 1];
+	char			 reply[AGENT_REPLY_MAX];
+	const char		*name = NULL;
+	int			 code, up = 1, degraded = 0, pass;
+
+	if (health_degraded_arg(req, &da) == -1) {
+		httpd_text(req, HTTP_BADREQUEST, "Bad Request",
+		    "bad query: degraded= takes 200, 429 or ignore\n");
+		return;
+	}
+	if (strncmp(path, "/health/", 8) == 0 && path[8] != '\0')
+		name = path + 8;
+	if (name != NULL) {
+		if ((pool = config_find_pool(httpd_conf, name)) == NULL) {
+			sanitize_text(clean, 40, name, strlen(name));
+			snprintf(why, sizeof(why), "unknown pool \"%s\"",
+			    clean);
+			agent_reply_format(reply, sizeof(reply), POOL_DOWN, 0,
+			    why, ADMIN_SET);
+			httpd_text(req, HTTP_NOTFOUND, "Not Found", reply);
+			return;
+		}
+		v = pool_verdict(pool, now);
+		up = v->state == POOL_UP;
+		degraded = health_degraded(v);
+		health_line(&body, v);
+		evhttp_add_header(h, "X-Fpmprobe-State",
+		    pool_state_str(v->state));
+		snprintf(weight, sizeof(weight), "%u", v->weight);
+		evhttp_add_header(h, "X-Fpmprobe-Weight", weight);
+	} else
+		for (pass = 0; pass < 2; pass++)
+			TAILQ_FOREACH(pool, &httpd_conf->pools, entry) {
+				v = pool_verdict(pool, now);
+				if ((v->state == POOL_UP) != pass)
+					continue;
+				if (v->state != POOL_UP)
+					up = 0;
+				if (health_degraded(v))
+					degraded = 1;
+				buf_printf(&body, "%s ", pool->name);
+				health_line(&body, v);
+			}
+	if (up && degraded && da != DEGRADED_IGNORE)
+		evhttp_add_header(h, "x-envoy-degraded", "true");
+	code = health_code(up, degraded, da);
+	httpd_reply(req, code, health_phrase(code), "text/plain", &body);
 	buf_free(&body);
 }
