@@ -14,8 +14,8 @@ PACKAGES=(
 	# servers and clients the process tests and the demo start
 	php8.2-fpm php8.2-pgsql php8.2-mysql php8.2-cli libfcgi-bin
 	postgresql mariadb-server mariadb-client haproxy nginx
-	# tools the test scripts use (ps/pgrep, ss, runuser, JSON checks)
-	procps iproute2 util-linux coreutils psmisc python3 socat
+	# tools the test scripts use (ps/pgrep, ss, runuser, JSON and YAML checks)
+	procps iproute2 util-linux coreutils psmisc python3 python3-yaml socat
 	# systemd-analyze verify of the unit
 	systemd
 	# checks

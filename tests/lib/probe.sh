@@ -7,6 +7,8 @@
 #   agent_ask PORT [LINE]            print the agent's answer
 #   fake_start MODE                  start tests/unit/fcgi_fake; sets FAKE_ADDR
 #   json_get JSON EXPR               evaluate a python expression on j=json
+#   http_ask URL [CURL-ARGS...]      print the status code; the headers and
+#                                    body go to $STACK_DIR/http.headers, .body
 
 top_builddir=${top_builddir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 FPMPROBE=$top_builddir/fpmprobe
@@ -61,6 +63,17 @@ fake_start() {
 # Evaluate a python expression over a JSON document: json_get "$out" 'j["status"]'.
 json_get() {
 	python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# Ask an HTTP URL with curl (5 s at most): print the status code, keep the
+# headers (CR removed) and the body in $STACK_DIR/http.headers and http.body.
+http_ask() {
+	local url=$1 code
+	shift
+	code=$(curl -s --max-time 5 -D "$STACK_DIR/http.headers" \
+		-o "$STACK_DIR/http.body" -w '%{http_code}' "$@" "$url")
+	sed -i 's/\r$//' "$STACK_DIR/http.headers" 2>/dev/null
+	echo "$code"
 }
 
 # One FastCGI GET through cgi-fcgi: fcgi_get ADDR SCRIPT [QUERY].
