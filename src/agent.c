@@ -257,7 +257,7 @@ static void
 agent_answer(struct agent_conn *ac, struct pool *pool, const char *name)
 {
 	const struct verdict	*v;
-	char			 clean[64], why[REASON_MAX + 1];
+	char			 clean[64];
 	size_t			 len;
 
 	if (pool == NULL) {
@@ -281,10 +281,8 @@ agent_answer(struct agent_conn *ac, struct pool *pool, const char *name)
 		agent_answers[pool->admin_state == ADMIN_LEAVE &&
 		    v->state >= POOL_MAINT ? POOL_UP : v->state]++;
 	} else {
-		sanitize_text(clean, 40, name, strlen(name));
-		snprintf(why, sizeof(why), "unknown pool \"%s\"", clean);
-		ac->replylen = agent_reply_format(ac->reply, sizeof(ac->reply),
-		    POOL_DOWN, 0, why, ADMIN_SET);
+		ac->replylen = agent_reply_unknown(ac->reply, sizeof(ac->reply),
+		    name);
 		agent_answers[POOL_DRAIN + 1]++;
 	}
 	ac->state = AGENT_WRITE;
@@ -428,4 +426,15 @@ agent_reply_format(char *out, size_t outlen, enum pool_state state,
 		return outlen - 1;
 	}
 	return (size_t)n;
+}
+
+/* The answer for a name that is no configured pool: down, saying so. */
+size_t
+agent_reply_unknown(char *out, size_t outlen, const char *name)
+{
+	char	 clean[40], why[REASON_MAX + 1];
+
+	sanitize_text(clean, sizeof(clean), name, strlen(name));
+	snprintf(why, sizeof(why), "unknown pool \"%s\"", clean);
+	return agent_reply_format(out, outlen, POOL_DOWN, 0, why, ADMIN_SET);
 }

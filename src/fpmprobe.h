@@ -726,6 +726,7 @@ const struct verdict *pool_verdict(struct pool *, uint64_t);
 int	 agent_start(struct event_base *, struct config *);
 size_t	 agent_reply_format(char *, size_t, enum pool_state, unsigned int,
 	    const char *, enum admin_state);
+size_t	 agent_reply_unknown(char *, size_t, const char *);
 void	 agent_stop(void);
 extern uint64_t agent_answers[];	/* by pool_state, then unknown pool */
 

@@ -405,7 +405,7 @@ httpd_health(struct evhttp_request *req, const char *path, uint64_t now)
 	const struct verdict	*v;
 	struct pool		*pool;
 	enum degraded_answer	 da;
-	char			 weight[16], clean[64], why[REASON_MAX + 1];
+	char			 weight[16];
 	char			 reply[AGENT_REPLY_MAX];
 	const char		*name = NULL;
 	int			 code, up = 1, degraded = 0, pass;
@@ -419,11 +419,7 @@ httpd_health(struct evhttp_request *req, const char *path, uint64_t now)
 		name = path + 8;
 	if (name != NULL) {
 		if ((pool = config_find_pool(httpd_conf, name)) == NULL) {
-			sanitize_text(clean, 40, name, strlen(name));
-			snprintf(why, sizeof(why), "unknown pool \"%s\"",
-			    clean);
-			agent_reply_format(reply, sizeof(reply), POOL_DOWN, 0,
-			    why, ADMIN_SET);
+			agent_reply_unknown(reply, sizeof(reply), name);
 			httpd_text(req, HTTP_NOTFOUND, "Not Found", reply);
 			return;
 		}
