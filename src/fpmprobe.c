@@ -76,7 +76,8 @@ usage(FILE *f, int code)
 	    "      --once          probe each pool once, print a report, exit\n"
 	    "                      0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
 	    "      --json          with --once: print JSON\n"
-	    "  -v, --verbose       log every probe result\n"
+	    "  -v, --verbose       also log failed probes, every status sample\n"
+	    "                      and each port opened or closed\n"
 	    "  -V, --version       print the version\n"
 	    "  -h, --help          this text\n", FPMPROBE_CONF);
 	exit(code);
