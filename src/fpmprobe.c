@@ -51,6 +51,7 @@ static int	run_once(int, char **, int);
 static int	run_daemon(int);
 static void	pidfile_open(void);
 static void	pidfile_write(void);
+static void	pidfile_remove(void);
 static void	on_signal(int, short, void *);
 static void	reload(void);
 static void	on_watchdog(int, short, void *);
@@ -240,7 +241,8 @@ run_once(int argc, char **argv, int json)
 /*
  * Create and lock the pid file; refuse to start when another live
  * instance holds it.  The lock lasts as long as the process (and its
- * child after daemon()).
+ * child after daemon()).  From here on, every exit of the process that
+ * holds it removes it, a refused start-up (fatal) included.
  */
 static void
 pidfile_open(void)
@@ -255,6 +257,8 @@ pidfile_open(void)
 			fatalx("%s: another fpmprobe is running", pidfile);
 		fatal("%s: lock", pidfile);
 	}
+	if (atexit(pidfile_remove) != 0)
+		fatalx("atexit");
 }
 
 /* Write our pid into the locked pid file (after detaching). */
@@ -269,6 +273,23 @@ pidfile_write(void)
 	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(pidfd, 0) == -1 || write(pidfd, pid, (size_t)len) != len)
 		fatal("%s: write", pidfile);
+}
+
+/*
+ * Remove the pid file at exit.  exit() runs this in the process that
+ * holds it: daemon(3)'s parent leaves with _exit().  Without the right
+ * to remove it (running as user: without write permission on its
+ * directory), leave it empty.
+ */
+static void
+pidfile_remove(void)
+{
+	if (pidfd == -1)
+		return;
+	if (unlink(pidfile) == -1 && ftruncate(pidfd, 0) == -1)
+		log_warn("%s", pidfile);
+	close(pidfd);
+	pidfd = -1;
 }
 
 /*
@@ -436,11 +457,6 @@ run_daemon(int foreground)
 		event_free(sigs[i]);
 	config_free(conf);
 	event_base_free(daemon_base);
-	if (pidfd != -1) {
-		/* Without the right to remove it, leave it empty. */
-		if (unlink(pidfile) == -1 && ftruncate(pidfd, 0) == -1)
-			log_warn("%s", pidfile);
-		close(pidfd);
-	}
+	pidfile_remove();
 	return 0;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Daemon mode: fpmprobe detaches, the pid file holds the daemon's pid and
 # is locked (a second instance is refused, and says so in its exit
-# status), and it is removed at exit.  What can refuse start-up does so
-# before detaching.
+# status), and it is removed at exit, a refused start-up included.  What
+# can refuse start-up does so before detaching.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/stack.sh"
@@ -55,5 +55,12 @@ out=$("$FPMPROBE" -c "$conf" -p "$pidfile" 2>&1); rc=$?
 is "$rc" 1 "an unknown user: exit 1 before detaching"
 like "$out" 'no such user' "and says why"
 ok "no daemon was left behind" sh -c "! pgrep -f '^$FPMPROBE -c $conf' >/dev/null"
+ok "nor the pid file it had created" test ! -e "$pidfile"
+
+# An agent port that cannot be bound (php-fpm holds it).
+sed -i -e '/^user: /d' -e "s/127.0.0.1:$port/$FPM_WWW_ADDR/" "$conf"
+out=$("$FPMPROBE" -c "$conf" -p "$pidfile" 2>&1); rc=$?
+is "$rc" 1 "an agent port in use: exit 1 before detaching"
+ok "and the pid file is removed" test ! -e "$pidfile"
 
 done_testing

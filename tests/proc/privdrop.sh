@@ -2,7 +2,8 @@
 # user:/group: the daemon binds its ports as root, then runs as the
 # configured user for good; what it still needs (the agent, the control
 # socket, saving marks, learning max_children from php-fpm's own files
-# and /proc) keeps working.
+# and /proc) keeps working, and the pid file it can no longer remove is
+# left empty.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/stack.sh"
@@ -39,7 +40,8 @@ pools:
     checks:
       - { name: app, type: fastcgi, script: $STACK_WWW/status.php, expect_body: OK }
 YAML
-fp_daemon_start "$conf" "$port" || bail_out "the daemon did not start"
+pidfile=$STACK_DIR/priv.pid
+FPMPROBE_ARGS="-p $pidfile" fp_daemon_start "$conf" "$port" || bail_out "the daemon did not start"
 uid=$(id -u nobody)
 gid=$(getent group nogroup | cut -d: -f3)
 is "$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$FP_PID/status")" "$uid $uid $uid $uid" \
@@ -59,6 +61,8 @@ like "$(max_of)" "^6 php-fpm config $FPM_WEB_CONF:[0-9]+$" "from php-fpm's own f
 is "$("$FPMPROBE" ctl -c "$conf" maint web moving)" 'ok: pool web answers "maint #moving"' "ctl works"
 is "$(cat "$state/marks")" "maint	web	moving" "marks are saved as nobody"
 ok "SIGTERM stops the daemon cleanly" fp_daemon_stop
+# The pid file's directory is root's: nobody cannot remove it, only empty it.
+ok "the pid file it may not remove is left empty" test -f "$pidfile" -a ! -s "$pidfile"
 
 sed -i 's/^user: nobody$/user: no-such-user-fpmprobe/' "$conf"
 out=$("$FPMPROBE" -f -c "$conf" 2>&1); rc=$?
