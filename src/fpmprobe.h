@@ -575,7 +575,6 @@ struct cgi_response {
 
 /* log.c */
 void	log_init(int foreground, int verbose);
-void	log_setverbose(int);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -692,7 +691,6 @@ void	 probe_fail(struct probe *, enum probe_result, const char *, ...)
 int	 probe_again(struct probe *, short, event_callback_fn);
 void	 probe_close(struct probe *);
 int	 probe_expired(struct probe *);
-unsigned int probe_left_ms(struct probe *);
 const char *probe_result_str(enum probe_result);
 const char *probe_phase_str(enum probe_phase);
 void	 probe_reason(const struct check *, enum probe_result,

@@ -140,13 +140,6 @@ probe_left_us(struct probe *p)
 	return now >= p->deadline_us ? 0 : p->deadline_us - now;
 }
 
-/* Milliseconds left, rounded up, for libraries that count in ms. */
-unsigned int
-probe_left_ms(struct probe *p)
-{
-	return (unsigned int)((probe_left_us(p) + 999) / 1000);
-}
-
 /* Has the probe's one deadline passed? */
 int
 probe_expired(struct probe *p)

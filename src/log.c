@@ -29,13 +29,6 @@ log_init(int foreground, int verbose)
 	tzset();
 }
 
-/* Turn debug messages on or off. */
-void
-log_setverbose(int v)
-{
-	log_verbose = v;
-}
-
 /* Emit one message at a syslog priority. */
 void
 vlog(int pri, const char *fmt, va_list ap)
