@@ -34,7 +34,6 @@ static void	seterr(char *, size_t, const char *, ...)
 static void	record_add(struct buf *, int, uint16_t, const void *, size_t);
 static size_t	nv_len_size(size_t);
 static size_t	nv_len_put(uint8_t *, size_t);
-static int	nv_len_get(const uint8_t *, size_t, size_t *, size_t *);
 static int	record_begin(struct fcgi_decoder *, char *, size_t);
 static int	record_content(struct fcgi_decoder *, const uint8_t *, size_t,
 		    const struct fcgi_sink *);
@@ -100,20 +99,18 @@ fcgi_encode_params(struct buf *b, uint16_t reqid, const struct fcgi_param *p,
     size_t n)
 {
 	struct buf	 pairs;
-	uint8_t		 lens[8];
-	size_t		 i, nl, vl, k;
+	uint8_t		*pair;
+	size_t		 i, nl, vl, need;
 
 	memset(&pairs, 0, sizeof(pairs));
 	for (i = 0; i < n; i++) {
 		nl = strlen(p[i].name);
 		vl = strlen(p[i].value);
-		if (nl > FCGI_NV_LEN_MAX || vl > FCGI_NV_LEN_MAX)
-			fatalx("FastCGI parameter too long");
-		k = nv_len_put(lens, nl);
-		k += nv_len_put(lens + k, vl);
-		buf_add(&pairs, lens, k);
-		buf_add(&pairs, p[i].name, nl);
-		buf_add(&pairs, p[i].value, vl);
+		need = fcgi_nv_encode(NULL, 0, p[i].name, nl, p[i].value, vl);
+		pair = xcalloc(1, need);
+		fcgi_nv_encode(pair, need, p[i].name, nl, p[i].value, vl);
+		buf_add(&pairs, pair, need);
+		free(pair);
 	}
 	if (pairs.len > 0)
 		fcgi_encode_stream(b, FCGI_PARAMS, reqid, pairs.data,
@@ -191,51 +188,6 @@ fcgi_nv_encode(uint8_t *out, size_t outlen, const char *name, size_t namelen,
 	if (valuelen > 0)
 		memcpy(out + k + namelen, value, valuelen);
 	return need;
-}
-
-/* Read a pair length at in[*off], within len bytes. */
-static int
-nv_len_get(const uint8_t *in, size_t len, size_t *off, size_t *out)
-{
-	const uint8_t	*p = in + *off;
-
-	if (*off >= len)
-		return -1;
-	if ((p[0] & 0x80) == 0) {
-		*out = p[0];
-		*off += 1;
-		return 0;
-	}
-	if (len - *off < 4)
-		return -1;
-	*out = ((size_t)(p[0] & 0x7f) << 24) | ((size_t)p[1] << 16) |
-	    ((size_t)p[2] << 8) | p[3];
-	*off += 4;
-	return 0;
-}
-
-/*
- * Decode one pair from the first len bytes of in; the name and value
- * point into in.  Lengths are checked against len before any use.
- */
-int
-fcgi_nv_decode(const uint8_t *in, size_t len, size_t *used,
-    const uint8_t **name, size_t *namelen, const uint8_t **value,
-    size_t *valuelen)
-{
-	size_t	 off = 0, nl, vl;
-
-	if (nv_len_get(in, len, &off, &nl) == -1 ||
-	    nv_len_get(in, len, &off, &vl) == -1)
-		return -1;
-	if (nl > len - off || vl > len - off - nl)
-		return -1;
-	*name = in + off;
-	*namelen = nl;
-	*value = in + off + nl;
-	*valuelen = vl;
-	*used = off + nl + vl;
-	return 0;
 }
 
 /* Start a decoder before the first byte of a response. */

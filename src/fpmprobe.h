@@ -640,8 +640,6 @@ void	fcgi_encode_params(struct buf *, uint16_t, const struct fcgi_param *,
 void	fcgi_encode_stream(struct buf *, int, uint16_t, const void *, size_t);
 size_t	fcgi_nv_encode(uint8_t *, size_t, const char *, size_t, const char *,
 	    size_t);
-int	fcgi_nv_decode(const uint8_t *, size_t, size_t *, const uint8_t **,
-	    size_t *, const uint8_t **, size_t *);
 void	fcgi_decoder_init(struct fcgi_decoder *);
 enum fcgi_decode_status
 	fcgi_decode(struct fcgi_decoder *, const uint8_t *, size_t, size_t *,
