@@ -40,6 +40,7 @@ static int	 has_error(const struct errlist *, const char *);
 static void	 error_is(const char *, const char *, const char *);
 static void	 skip(const char *);
 static void	 test_full(void);
+static int	 refused_then_freed(void);
 static void	 test_builtin_defaults(void);
 static void	 test_pgsql(void);
 static void	 test_mysql(void);
@@ -279,8 +280,27 @@ test_full(void)
 out:
 	config_free(conf);
 	errlist_free(&errs);
-	config_free(NULL);
-	ok(1, "config_free(NULL) is harmless");
+	is_int(tap_in_child(refused_then_freed), 0,
+	    "a refused file: NULL and its messages, and config_free(NULL) "
+	    "returns");
+}
+
+/*
+ * In a child: what a caller does with a refused file.  Exits 0 when the
+ * load gave NULL with its messages and freeing both returned.
+ */
+static int
+refused_then_freed(void)
+{
+	struct errlist	 errs = { NULL, 0 };
+	struct config	*conf;
+	int		 rc;
+
+	conf = load("pools:\n  www:\n    checks: []\n", &errs);
+	rc = conf == NULL && errs.n > 0 ? 0 : 1;
+	config_free(conf);
+	errlist_free(&errs);
+	return rc;
 }
 
 /* Nothing set: the built-in defaults. */
