@@ -51,8 +51,20 @@ is "$(cat "$state/marks")" "maint	web	deploy 4711" "the mark is saved in state_d
 ctl drain web >/dev/null
 is "$(agent_ask "$port")" "drain #drain" "ctl drain without a reason"
 
+# The reload gives the pool a port of its own: once it answers, the new
+# configuration is the one running.
+own=$(free_port)
+sed -i "s|^    fastcgi: $FPM_WEB_ADDR\$|&\n    agent_listen: [ \"127.0.0.1:$own\" ]|" "$conf"
+reloads() {
+	grep -c 'configuration reloaded' "$STACK_DIR/fpmprobe.log"
+}
+reloaded() {
+	[ "$(reloads)" -gt "$1" ]
+}
+before=$(reloads)
 kill -HUP "$FP_PID"
-poll_until 5 grep -q 'configuration reloaded' "$STACK_DIR/fpmprobe.log"
+ok "SIGHUP: the reload is logged" poll_until 10 reloaded "$before"
+is "$(agent_ask "$own" 2>&1)" "drain #drain" "the pool's new port answers, with the mark"
 is "$(agent_ask "$port")" "drain #drain" "a reload keeps the mark"
 
 ok "the daemon stops" fp_daemon_stop
