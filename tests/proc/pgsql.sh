@@ -234,9 +234,10 @@ failures() {
 after_failures() {
 	[ "$(failures)" -ge "$1" ]
 }
-poll_until 10 after_failures 2
+ok "pg_hang's probes fail while the server is stopped (2 failures logged)" \
+	poll_until 10 after_failures 2
 q0=$(backlog) f0=$(failures)
-poll_until 10 after_failures $((f0 + 3))
+ok "then 3 more fail (from $f0 failures logged)" poll_until 10 after_failures $((f0 + 3))
 q1=$(backlog)
 ok "3 more failed probes add no connection to the server's queue ($q0 -> $q1)" \
 	test -n "$q1" -a "${q1:-99}" -le "${q0:-0}"
