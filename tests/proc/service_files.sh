@@ -34,18 +34,24 @@ else
 fi
 
 # The notify protocol, against a datagram listener of our own that writes
-# each message it receives as one line.
-command -v python3 >/dev/null || { skip "python3 is not installed" 6; done_testing; exit 0; }
+# each message it receives as one line, and again with the time it
+# arrived (monotonic, in ms) into a second file.
+command -v python3 >/dev/null || { skip "python3 is not installed" 7; done_testing; exit 0; }
 sock=$STACK_DIR/notify.sock
 msgs=$STACK_DIR/notify.log
+times=$STACK_DIR/notify.times
 : >"$msgs"
-python3 - "$sock" "$msgs" <<'PY' 2>>"$STACK_DIR/listener.log" &
-import socket, sys
+python3 - "$sock" "$msgs" "$times" <<'PY' 2>>"$STACK_DIR/listener.log" &
+import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
-with open(sys.argv[2], "a") as out:
+with open(sys.argv[2], "a") as out, open(sys.argv[3], "a") as timed:
     while True:
-        for line in s.recv(4096).decode().splitlines():
+        data = s.recv(4096)
+        now = int(time.monotonic() * 1000)
+        for line in data.decode().splitlines():
+            timed.write("%d %s\n" % (now, line))
+            timed.flush()
             out.write(line + "\n")
             out.flush()
 PY
@@ -77,14 +83,29 @@ exited() {
 	[ -z "$state" ] || [ "$state" = Z ]
 }
 
-NOTIFY_SOCKET=$sock WATCHDOG_USEC=400000 \
+# The mean interval between the first and the last of N WATCHDOG=1, in ms.
+watchdog_interval() {
+	awk -v n="$1" '$2 == "WATCHDOG=1" && ++k <= n { if (k == 1) first = $1; last = $1 }
+		END { if (k >= n) print int((last - first) / (n - 1)) }' "$times"
+}
+
+# WATCHDOG=1 every half of WATCHDOG_USEC: every 500 ms for 1 s.  The bound
+# tells half from the whole (1000) and from a quarter (250), and leaves a
+# loaded machine room either side.
+watchdog_usec=1000000
+half_ms=$((watchdog_usec / 2000))
+beats=5
+NOTIFY_SOCKET=$sock WATCHDOG_USEC=$watchdog_usec \
 	"$FPMPROBE" -f -c "$conf" 2>>"$STACK_DIR/fpmprobe.log" &
 pid=$!
 stack_track_pid "$pid"
 
 ok "READY=1 once started" poll_until 10 arrived READY=1 1
-ok "WATCHDOG=1 at half of WATCHDOG_USEC, repeatedly" \
-	poll_until 5 arrived WATCHDOG=1 2
+ok "WATCHDOG=1 repeatedly ($beats times)" poll_until 15 arrived WATCHDOG=1 "$beats"
+interval=$(watchdog_interval "$beats")
+diag "WATCHDOG=1 arrived at (ms): $(awk '$2 == "WATCHDOG=1" { printf "%s ", $1 }' "$times")"
+ok "at half of WATCHDOG_USEC: every ${interval:-?} ms, within $((half_ms * 7 / 10))..$((half_ms * 3 / 2)) ms of $half_ms" \
+	test "${interval:--1}" -ge $((half_ms * 7 / 10)) -a "${interval:--1}" -le $((half_ms * 3 / 2))
 kill -HUP "$pid"
 ok "SIGHUP: RELOADING=1" poll_until 5 arrived RELOADING=1 1
 ok "then READY=1 again" poll_until 5 arrived READY=1 2
