@@ -15,17 +15,29 @@
 #                           the string, not each line)
 #   unlike GOT REGEX DESC   pass if it does not
 #   pass DESC / fail DESC   a point decided by the caller
+#   within_ms GOT BOUND DESC  pass if GOT, a whole number of milliseconds,
+#                           is at most BOUND; DESC gets " (GOT ms <= BOUND ms)"
 #   skip REASON [N]         N (default 1) skipped points
 #   skip_all REASON         "1..0 # SKIP REASON" and exit 0
 #   diag MSG...             each MSG (and each line in it) as a "# " comment
 #   bail_out MSG            "Bail out! MSG" and exit 1
 #   ms_now                  milliseconds since the epoch
+#   us_to_ms US             microseconds as milliseconds, rounded up;
+#                           nothing when US is not a whole number
+#   LOAD_MARGIN_MS          what a loaded machine may add to a configured
+#                           time (process start-up, scheduling): 1000, or
+#                           as set in the environment
+#
+# A bound on an elapsed time checks correctness, not speed: it is the
+# configured times plus LOAD_MARGIN_MS, written into the test's name.  How
+# fast fpmprobe is, `make bench` measures.
 #
 # Every helper returns 0 on a pass and 1 on a failure, so a test can
 # write `is ... || bail_out ...`.  A script that ends with done_testing
 # exits 0 even when points failed: tap-driver.sh counts the "not ok"
 # lines, and a non-zero exit status would be reported as an extra ERROR.
 
+LOAD_MARGIN_MS=${LOAD_MARGIN_MS:-1000}
 TAP_COUNT=0
 TAP_FAILED=0
 TAP_PLANNED=
@@ -134,6 +146,18 @@ unlike() {
 pass() { _tap_point 0 "$1"; }
 fail() { _tap_point 1 "$1"; }
 
+# Pass if GOT milliseconds are at most BOUND.
+within_ms() {
+	local got=$1 bound=$2
+	if ! [[ $got =~ ^[0-9]+$ ]]; then
+		_tap_point 1 "$3 (no time measured, bound $bound ms)"
+	elif [ "$got" -le "$bound" ]; then
+		_tap_point 0 "$3 ($got ms <= $bound ms)"
+	else
+		_tap_point 1 "$3 ($got ms <= $bound ms)"
+	fi
+}
+
 # Skip N points with a reason.
 skip() {
 	local reason=$1 n=${2:-1} i
@@ -154,6 +178,11 @@ skip_all() {
 bail_out() {
 	printf 'Bail out! %s\n' "${1//$'\n'/ }"
 	exit 1
+}
+
+# Microseconds as milliseconds, rounded up; nothing for a non-number.
+us_to_ms() {
+	[[ $1 =~ ^[0-9]+$ ]] && echo $(((10#$1 + 999) / 1000))
 }
 
 # Milliseconds since the epoch (bash 5 reads the clock without a fork).
