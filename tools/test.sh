@@ -4,6 +4,13 @@
 # counted from the automake results (one per TAP test point): PASS and XFAIL
 # pass, FAIL, XPASS and ERROR fail, SKIP is skipped.  A failed build or
 # install counts as one failure.  Exits non-zero if anything failed.
+#
+# Skips must not end green:
+# - each layer (unit, process, e2e) must have run at least one point that
+#   was not skipped; a layer that ran none counts as one failure;
+# - as root with CI=true (.ci/run sets it), every skipped point counts as
+#   a failure: CI has what every test needs, so a skip there is a test
+#   that did not run.  Each one is listed with its reason.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,9 +24,9 @@ finish() {
 	exit 0
 }
 
-# Print "passed failed skipped" from every *.trs file.
+# Print "passed failed skipped" from the *.trs files under DIR (default .).
 count_results() {
-	find . -name '*.trs' -exec cat {} + 2>/dev/null | awk '
+	find "${1:-.}" -name '*.trs' -exec cat {} + 2>/dev/null | awk '
 		$1 == ":test-result:" {
 			if ($2 == "PASS" || $2 == "XFAIL") p++
 			else if ($2 == "SKIP") s++
@@ -64,6 +71,25 @@ if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
 	echo "test: make check failed (exit $rc) without a failed test result" >&2
 	[ -f test-suite.log ] && tail -n 40 test-suite.log
 	failed=1
+fi
+
+# Each layer must have run something.
+step "what each layer ran"
+for layer in unit:tests/unit process:tests/proc e2e:tests/e2e; do
+	read -r lp lf ls < <(count_results "${layer#*:}")
+	echo "${layer%%:*}: $lp passed, $lf failed, $ls skipped"
+	if [ $((lp + lf)) -eq 0 ]; then
+		echo "test: the ${layer%%:*} layer ran no test (${layer#*:})" >&2
+		failed=$((failed + 1))
+	fi
+done
+
+# In CI, as root, nothing may be skipped.
+if [ "$skipped" -gt 0 ] && [ "${CI:-}" = true ] && [ "$(id -u)" -eq 0 ]; then
+	step "skipped in CI as root: each counts as a failure"
+	find . -name '*.log' -path './tests/*' -exec grep -h '^SKIP: ' {} + 2>/dev/null | sort
+	echo "test: CI=true, as root: the $skipped skipped points count as failures" >&2
+	failed=$((failed + skipped))
 fi
 echo
 finish "$passed" "$failed" "$skipped"
