@@ -2,7 +2,12 @@
 # TAP output for the process tests, in the form automake's tap-driver.sh
 # reads.  Source it first, then stack.sh.
 #
-#   plan N                  announce N test points up front (optional)
+#   plan N                  announce N test points up front.  Each process
+#                           script does it after its skip_all guards: a block
+#                           of points that never runs then fails the script
+#                           ("too few tests run"), as do points added
+#                           without raising N.  A branch that cannot run
+#                           its points says skip REASON N for them.
 #   done_testing            end every script with it: prints the plan from
 #                           the number of points run (unless plan was called)
 #                           and returns 0

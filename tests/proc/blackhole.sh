@@ -8,6 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/stack.sh"
 . "$here/../lib/probe.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (php-fpm -R, private servers)"
+plan 9
 
 stack_init
 fpm_start bh max_children=2 status_listen=1

@@ -8,6 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/stack.sh"
 . "$here/../lib/probe.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (php-fpm -R)"
+plan 17
 
 stack_init
 fpm_start www

@@ -11,6 +11,7 @@ if "$FPMPROBE" -t -c /dev/stdin 2>&1 <<<'pools: { p: { fastcgi: "127.0.0.1:1", c
 	grep -q "not available in this build"; then
 	skip_all "built without libcurl"
 fi
+plan 41
 
 stack_init
 fpm_start web

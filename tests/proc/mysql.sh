@@ -17,6 +17,7 @@ printf 'pools:\n  x:\n    fastcgi: 127.0.0.1:1\n    checks:\n      - { name: db,
 if "$FPMPROBE" -t -c "$probe_conf" 2>&1 | grep -q "not available in this build"; then
 	skip_all "fpmprobe built without MariaDB/MySQL checks"
 fi
+plan 52
 my_start || bail_out "MariaDB did not start"
 
 # Nothing listens on the pools' FastCGI address: only the database is probed.

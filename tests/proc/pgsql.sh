@@ -17,6 +17,7 @@ printf 'pools:\n  x:\n    fastcgi: 127.0.0.1:1\n    checks:\n      - { name: db,
 if "$FPMPROBE" -t -c "$probe_conf" 2>&1 | grep -q "not available in this build"; then
 	skip_all "fpmprobe built without PostgreSQL checks"
 fi
+plan 50
 pg_start || bail_out "PostgreSQL did not start"
 
 # Nothing listens on the pools' FastCGI address: only the database is probed.

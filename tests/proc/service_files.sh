@@ -7,6 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/stack.sh"
 . "$here/../lib/probe.sh"
+plan 10
 
 stack_init
 rcd=$top_builddir/rc.d/fpmprobe

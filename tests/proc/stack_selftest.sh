@@ -32,6 +32,7 @@ none_alive() {
 	done <"$1"
 	return 0
 }
+plan 51
 
 stack_init
 is "$(stat -c %a "$STACK_DIR")" 755 "the stack directory is world-traversable"
