@@ -31,6 +31,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || skip_all "needs root (php-fpm -R, private servers)"
 haproxy_available || skip_all "HAProxy 2.6 or later is not installed (tools/deps.sh installs it)"
 command -v socat >/dev/null || skip_all "socat is not installed (tools/deps.sh installs it)"
+plan 17
 HTTPLOAD=${AGENTC%/agentc}/httpload
 RECIPE=$here/../../docs/haproxy-fcgi.cfg
 [ -r "$RECIPE" ] || bail_out "cannot read $RECIPE"

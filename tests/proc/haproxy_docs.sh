@@ -13,6 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../lib/haproxy.sh
 . "$here/../lib/haproxy.sh"
 
+plan 6
+
 srcdir=${top_srcdir:-$here/../..}
 recipe=$srcdir/docs/haproxy-fcgi.cfg
 stack_init

@@ -11,6 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/probe.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (php-fpm -R, private servers)"
 python3 -c 'import yaml' 2>/dev/null || skip_all "needs python3-yaml (tools/deps.sh)"
+plan 76
 doc=${top_srcdir:-$here/../..}/docs/consumers.md
 [ -f "$doc" ] || bail_out "no $doc"
 

@@ -9,6 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/stack.sh"
 . "$here/../lib/probe.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (php-fpm -R, private servers)"
+plan 32
 
 stack_init
 fpm_start dyn pm=dynamic max_children=10 start_servers=2 min_spare_servers=1 \
@@ -97,8 +98,8 @@ fpm_stop ond
 
 # Debian's packaged www pool, on its unix socket, status page enabled as
 # its comment says; max_children (5) comes from pool.d/www.conf.
-if fpm_start_debian deb; then
-	cat >"$STACK_DIR/deb.yml" <<YAML
+fpm_start_debian deb || bail_out "Debian's packaged php-fpm configuration does not start"
+cat >"$STACK_DIR/deb.yml" <<YAML
 pools:
   www:
     fastcgi: $FPM_DEB_ADDR
@@ -107,17 +108,14 @@ pools:
     checks:
       - { name: app, type: fastcgi, script: $STACK_WWW/status.php, expect_body: OK }
 YAML
-	out=$("$FPMPROBE" --once --json -c "$STACK_DIR/deb.yml"); rc=$?
-	is "$rc" 0 "Debian's www pool is OK"
-	is "$(json_get "$out" 'j["pools"][0]["workers"]["max_children"]')" 5 "max_children 5 from www.conf"
-	like "$(json_get "$out" 'j["pools"][0]["workers"]["max_children_source"]')" \
-		"^php-fpm config $FPM_DEB_POOLCONF:[0-9]+$" "found through php-fpm.conf's include="
-	fpm_occupy "$FPM_DEB_ADDR" 2 60
-	ok "2 slow requests of 5: up 60%" poll_until 15 sh -c "'$FPMPROBE' --once -c '$STACK_DIR/deb.yml' | grep -q 'pool www: up 60%'"
-	fpm_stop deb
-else
-	ok 0 "Debian's packaged php-fpm configuration starts"
-fi
+out=$("$FPMPROBE" --once --json -c "$STACK_DIR/deb.yml"); rc=$?
+is "$rc" 0 "Debian's www pool is OK"
+is "$(json_get "$out" 'j["pools"][0]["workers"]["max_children"]')" 5 "max_children 5 from www.conf"
+like "$(json_get "$out" 'j["pools"][0]["workers"]["max_children_source"]')" \
+	"^php-fpm config $FPM_DEB_POOLCONF:[0-9]+$" "found through php-fpm.conf's include="
+fpm_occupy "$FPM_DEB_ADDR" 2 60
+ok "2 slow requests of 5: up 60%" poll_until 15 sh -c "'$FPMPROBE' --once -c '$STACK_DIR/deb.yml' | grep -q 'pool www: up 60%'"
+fpm_stop deb
 
 # A client that connects and never finishes its request holds a worker in
 # "Reading headers": that worker is not working, and the reason says who.

@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || skip_all "needs root (to start as root and drop to nobody)"
 getent passwd nobody >/dev/null && getent group nogroup >/dev/null ||
 	skip_all "no user nobody or group nogroup"
-plan 11
+plan 13
 
 stack_init
 fpm_start web pm=dynamic max_children=6
