@@ -383,9 +383,12 @@ agent_close(struct agent_conn *ac)
 
 /*
  * Format one agent-check answer.  Healthy answers carry "ready" so that
- * they also end a drain or maint set earlier (unless admin_state: leave);
- * every answer carries a health word, since HAProxy ignores a bare weight
- * after a down.
+ * they also end a drain or maint set earlier (unless admin_state: leave).
+ * Answers carry a health word, since HAProxy ignores a bare weight after
+ * a down; a drain too ("drain up 50%", "drain down"), for weight 0 means
+ * down there: HAProxy 2.6 keeps a server DOWN under DRAIN until it reads
+ * "up", and UP, still serving its sticky sessions, until it reads "down".
+ * A maint needs none: HAProxy leaves health alone in MAINT.
  */
 size_t
 agent_reply_format(char *out, size_t outlen, enum pool_state state,
@@ -398,6 +401,10 @@ agent_reply_format(char *out, size_t outlen, enum pool_state state,
 	    reason != NULL ? strlen(reason) : 0);
 	if (why[0] == '\0')
 		strlcpy_safe(why, "unknown", sizeof(why));
+	if (state == POOL_DRAIN && weight == 0) {
+		n = snprintf(out, outlen, "drain down #%s\n", why);
+		goto done;
+	}
 	if (weight < 1)
 		weight = 1;
 	if (weight > 100)
@@ -411,13 +418,14 @@ agent_reply_format(char *out, size_t outlen, enum pool_state state,
 		n = snprintf(out, outlen, "maint #%s\n", why);
 		break;
 	case POOL_DRAIN:
-		n = snprintf(out, outlen, "drain #%s\n", why);
+		n = snprintf(out, outlen, "drain up %u%% #%s\n", weight, why);
 		break;
 	case POOL_DOWN:
 	default:
 		n = snprintf(out, outlen, "down #%s\n", why);
 		break;
 	}
+done:
 	if (n < 0 || outlen == 0)
 		return 0;
 	if ((size_t)n >= outlen) {

@@ -449,7 +449,12 @@ policy_update(struct pool *pool, uint64_t now)
 		admin = ADMIN_LEAVE;
 		v->replylen = agent_reply_format(v->reply, sizeof(v->reply),
 		    health, weight, reason, admin);
-	} else
+	} else if (v->state == POOL_DRAIN)
+		/* A drain carries health: the failure says why when down. */
+		v->replylen = agent_reply_format(v->reply, sizeof(v->reply),
+		    v->state, v->weight, health == POOL_DOWN ? reason :
+		    v->reason, admin);
+	else
 		v->replylen = agent_reply_format(v->reply, sizeof(v->reply),
 		    v->state, weight, v->state == POOL_DOWN ? reason :
 		    v->reason, admin);

@@ -31,7 +31,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || skip_all "needs root (php-fpm -R, private servers)"
 haproxy_available || skip_all "HAProxy 2.6 or later is not installed (tools/deps.sh installs it)"
 command -v socat >/dev/null || skip_all "socat is not installed (tools/deps.sh installs it)"
-plan 17
+plan 21
 HTTPLOAD=${AGENTC%/agentc}/httpload
 RECIPE=$here/../../docs/haproxy-fcgi.cfg
 [ -r "$RECIPE" ] || bail_out "cannot read $RECIPE"
@@ -501,6 +501,18 @@ ok "ctl maint b: HAProxy puts $SRV_B in MAINT" poll_until 10 server_is "$SRV_B" 
 diag "  $SRV_B is '$(haproxy_stat "$BE" "$SRV_B" status)' $(($(ms_now) - t0)) ms after ctl maint"
 "$FPMPROBE" ctl -c "$conf" ready b >&2
 ok "ctl ready b: $SRV_B is UP again" poll_until 10 server_is "$SRV_B" '^UP'
+# A drained pool that breaks must leave HAProxy's UP (a DRAIN server still
+# serves its sticky sessions), and come back when it recovers: the drain
+# answer carries the health word ("drain down #...", "drain up 100% #...").
+"$FPMPROBE" ctl -c "$conf" drain b moving >&2
+ok "ctl drain b: HAProxy shows $SRV_B in DRAIN" poll_until 10 server_is "$SRV_B" '^DRAIN'
+pg_lock_table table_b || bail_out "could not lock table_b"
+ok "b breaks while drained: $SRV_B goes DOWN, still drained" poll_until 15 server_is "$SRV_B" '^DOWN'
+diag "  $SRV_B drained and broken: '$(haproxy_stat "$BE" "$SRV_B" status)', agent says '$(agent_ask "$AGENT_PORT" b)'"
+pg_unlock_table
+ok "b recovers while drained: DRAIN again, not DOWN" poll_until 15 server_is "$SRV_B" '^DRAIN'
+"$FPMPROBE" ctl -c "$conf" ready b >&2
+ok "ctl ready b: $SRV_B is UP" poll_until 10 server_is "$SRV_B" '^UP'
 
 haproxy_stop
 ok "SIGTERM stops fpmprobe cleanly" fp_daemon_stop

@@ -50,7 +50,7 @@ like "$(ctl show)" 'maint #deploy 4711	\(maint by the operator\)' "ctl show says
 is "$(cat "$state/marks")" "maint	web	deploy 4711" "the mark is saved in state_dir"
 
 ctl drain web >/dev/null
-is "$(agent_ask "$port")" "drain #drain" "ctl drain without a reason"
+is "$(agent_ask "$port")" "drain up 100% #drain" "ctl drain without a reason"
 
 # The reload gives the pool a port of its own: once it answers, the new
 # configuration is the one running.
@@ -65,12 +65,12 @@ reloaded() {
 before=$(reloads)
 kill -HUP "$FP_PID"
 ok "SIGHUP: the reload is logged" poll_until 10 reloaded "$before"
-is "$(agent_ask "$own" 2>&1)" "drain #drain" "the pool's new port answers, with the mark"
-is "$(agent_ask "$port")" "drain #drain" "a reload keeps the mark"
+is "$(agent_ask "$own" 2>&1)" "drain up 100% #drain" "the pool's new port answers, with the mark"
+is "$(agent_ask "$port")" "drain up 100% #drain" "a reload keeps the mark"
 
 ok "the daemon stops" fp_daemon_stop
 fp_daemon_start "$conf" "$port" || bail_out "the daemon did not start again"
-is "$(agent_ask "$port")" "drain #drain" "a restart keeps the mark"
+is "$(agent_ask "$port")" "drain up 100% #drain" "a restart keeps the mark"
 
 out=$(ctl ready web); rc=$?
 is "$rc" 0 "ctl ready: exit 0"

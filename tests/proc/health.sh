@@ -335,10 +335,10 @@ is "$(json_get "$r" '[j["code"], j["body"], j["closed"]]')" "[200, '', True]" "H
 # Drained by the operator.
 ctl drain www deploy 42
 ok "drained: /health/www answers 503" poll_until 5 code_is /health/www 503
-is "$(body)" "drain #deploy 42" "with the operator's reason"
+is "$(body)" "drain up 100% #deploy 42" "with the operator's reason"
 is "$(hdr X-Fpmprobe-State)" drain "X-Fpmprobe-State: drain"
 is "$(http_ask "$base/health")" 503 "GET /health: 503 when one pool is not up"
-is "$(body)" $'www drain #deploy 42\napi ready up 100%' "the pool that is not up comes first"
+is "$(body)" $'www drain up 100% #deploy 42\napi ready up 100%' "the pool that is not up comes first"
 is "$(http_ask "$base/health/api")" 200 "the other pool is still 200"
 is "$(http_ask "$base/live")" 200 "/live: still 200"
 is "$(consumers)" "kubelet=unready kubelet-live=alive consul=critical alb=unhealthy envoy=unhealthy nginx-check=down nginx-plus=down traefik=unhealthy" \

@@ -140,9 +140,14 @@ test_replies(void)
 	agent_reply_format(out, sizeof(out), POOL_MAINT, 0, "deploy 4711",
 	    ADMIN_SET);
 	is_str(out, "maint #deploy 4711\n", "maint");
-	agent_reply_format(out, sizeof(out), POOL_DRAIN, 0, "db move",
+	agent_reply_format(out, sizeof(out), POOL_DRAIN, 63, "db move",
 	    ADMIN_SET);
-	is_str(out, "drain #db move\n", "drain");
+	is_str(out, "drain up 63% #db move\n", "drain of a healthy pool "
+	    "carries up and its weight");
+	agent_reply_format(out, sizeof(out), POOL_DRAIN, 0, "app: status 500",
+	    ADMIN_SET);
+	is_str(out, "drain down #app: status 500\n", "drain of a broken pool "
+	    "carries down");
 	memset(longr, 'x', sizeof(longr) - 1);
 	longr[sizeof(longr) - 1] = '\0';
 	n = agent_reply_format(out, sizeof(out), POOL_DOWN, 0, longr,
@@ -452,7 +457,15 @@ test_marks(void)
 	pool.mark = MARK_DRAIN;
 	pool.mark_reason = NULL;
 	policy_update(&pool, 101 * SEC);
-	is_str(pool.verdict.reply, "drain #drain\n", "drain without reason");
+	is_str(pool.verdict.reply, "drain up 100% #drain\n",
+	    "drain without reason");
+	app.st.healthy = 0;
+	strlcpy_safe(app.st.reason, "app: status 500", sizeof(app.st.reason));
+	policy_update(&pool, 101 * SEC);
+	is_str(pool.verdict.reply, "drain down #app: status 500\n",
+	    "a drained pool that breaks says down, so that HAProxy stops its "
+	    "sticky sessions");
+	is_int(pool.verdict.state, POOL_DRAIN, "and stays drained");
 }
 
 int
