@@ -48,8 +48,9 @@
 
 #include "fpmprobe.h"
 
-static void	 peer_add(struct wait_info *, const char *);
-static void	 peer_add_inet(struct wait_info *, int, const uint8_t *,
+static int	 peer_add(struct wait_info *, const char *);
+static const char *port_name(unsigned int);
+static int	 peer_add_inet(struct wait_info *, int, const uint8_t *,
 		    unsigned int);
 
 #if defined(__linux__)
@@ -60,6 +61,9 @@ static void	 peer_add_inet(struct wait_info *, int, const uint8_t *,
 #define PROC_TCP_LINES_MAX	262144	/* lines read per table */
 #define PROC_LINE_MAX		512	/* a longer line is skipped */
 #define UNIX_QUERIES_MAX	32	/* sock_diag round trips */
+#define OWNER_SCAN_MAX		16384	/* fds looked at to find an owner */
+#define OWNER_CACHE		16	/* listeners' owners remembered */
+#define OWNER_TTL_US		(300 * 1000000ULL)
 #define TCP_ESTABLISHED		0x01
 #define TCP_SYN_SENT		0x02
 #define TCP_CLOSE_WAIT		0x08
@@ -169,6 +173,9 @@ static void	 tcp_sock(struct sockset *, int, unsigned int, unsigned long,
 		    unsigned int, const uint8_t *, unsigned int);
 static int	 snap_cmp(const void *, const void *);
 static int	 tcp_diag(pid_t, struct sockset *);
+static const char *comm_name(const char *);
+static int	 owner_comm(unsigned long, char *, size_t);
+static void	 peer_name(int, const uint8_t *, unsigned int, char *, size_t);
 static int	 tcp_diag_dump(int, int);
 static void	 tcp_peers(const struct sockset *, struct wait_info *);
 static int	 unix_query(int, uint32_t, uint32_t, struct unix_info *);
@@ -581,9 +588,134 @@ tcp_diag(pid_t pid, struct sockset *ss)
 			tcp_sock(ss, t->family, t->state, t->ino, t->lport,
 			    t->raddr, t->rport);
 	}
-	if (!snap_batch)
-		proc_wait_batch(0);
 	return 0;
+}
+
+/* The product a process name stands for: "postgres" is PostgreSQL. */
+static const char *
+comm_name(const char *comm)
+{
+	static const struct {
+		const char	*prefix;
+		const char	*name;
+	} names[] = {
+		{ "postgres", "PostgreSQL" }, { "postmaster", "PostgreSQL" },
+		{ "mariadbd", "MariaDB" }, { "mysqld", "MySQL" },
+		{ "redis-server", "Redis" }, { "memcached", "memcached" },
+		{ "php-fpm", "php-fpm" }, { "nginx", "nginx" },
+		{ "haproxy", "HAProxy" }, { "pgbouncer", "PgBouncer" },
+		{ NULL, NULL }
+	};
+	size_t	 i;
+
+	for (i = 0; names[i].prefix != NULL; i++)
+		if (strncmp(comm, names[i].prefix,
+		    strlen(names[i].prefix)) == 0)
+			return names[i].name;
+	return comm;
+}
+
+/*
+ * The name of the process that owns socket INO, from a scan of /proc that
+ * is bounded in file descriptors looked at and remembered per inode for
+ * a while, since a listener's owner rarely changes: 0, or -1 when not
+ * found (or not ours to see).
+ */
+static int
+owner_comm(unsigned long ino, char *out, size_t outlen)
+{
+	static struct {
+		unsigned long	 ino;
+		uint64_t	 until_us;
+		char		 comm[32];
+	}			 cache[OWNER_CACHE];
+	static size_t		 next;
+	DIR			*procd, *fdd;
+	struct dirent		*pe, *fe;
+	char			 path[64], link[64], want[40], comm[32];
+	uint64_t		 now = now_us();
+	size_t			 i, looked = 0;
+	ssize_t			 n;
+	int			 found = 0;
+
+	for (i = 0; i < OWNER_CACHE; i++)
+		if (cache[i].ino == ino && now < cache[i].until_us) {
+			strlcpy_safe(out, cache[i].comm, outlen);
+			return cache[i].comm[0] != '\0' ? 0 : -1;
+		}
+	comm[0] = '\0';
+	snprintf(want, sizeof(want), "socket:[%lu]", ino);
+	if ((procd = opendir("/proc")) == NULL)
+		return -1;
+	while (!found && looked < OWNER_SCAN_MAX &&
+	    (pe = readdir(procd)) != NULL) {
+		if (pe->d_name[0] < '1' || pe->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.16s/fd", pe->d_name);
+		if ((fdd = opendir(path)) == NULL)
+			continue;
+		while (looked < OWNER_SCAN_MAX && (fe = readdir(fdd)) != NULL) {
+			if (fe->d_name[0] == '.')
+				continue;
+			looked++;
+			snprintf(path, sizeof(path), "/proc/%.16s/fd/%.16s",
+			    pe->d_name, fe->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (strcmp(link, want) == 0) {
+				snprintf(path, sizeof(path), "/proc/%.16s/comm",
+				    pe->d_name);
+				if (read_small(path, comm, sizeof(comm)) == -1)
+					comm[0] = '\0';
+				found = 1;
+				break;
+			}
+		}
+		closedir(fdd);
+	}
+	closedir(procd);
+	cache[next].ino = ino;
+	cache[next].until_us = now + OWNER_TTL_US;
+	sanitize_text(cache[next].comm, sizeof(cache[next].comm), comm,
+	    strlen(comm));
+	strlcpy_safe(out, cache[next].comm, outlen);
+	next = (next + 1) % OWNER_CACHE;
+	return out[0] != '\0' ? 0 : -1;
+}
+
+/*
+ * Name what a worker's TCP peer is: for a loopback peer, the process that
+ * listens on its port ("PostgreSQL", "Redis", or its own name); for
+ * another host, the product of a well-known port; else nothing.
+ */
+static void
+peer_name(int family, const uint8_t *addr, unsigned int port, char *out,
+    size_t outlen)
+{
+	static const uint8_t	 lo6[16] = { [15] = 1 };
+	static const uint8_t	 mapped[12] = {
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const char		*name;
+	char			 comm[32];
+	size_t			 i;
+	int			 loopback;
+
+	out[0] = '\0';
+	loopback = family == AF_INET ? addr[0] == 127 :
+	    memcmp(addr, lo6, 16) == 0 ||
+	    (memcmp(addr, mapped, 12) == 0 && addr[12] == 127);
+	if (loopback)
+		for (i = 0; i < nsnap; i++)
+			if (snap[i].state == TCP_LISTEN &&
+			    snap[i].lport == port &&
+			    owner_comm(snap[i].ino, comm, sizeof(comm)) == 0) {
+				strlcpy_safe(out, comm_name(comm), outlen);
+				return;
+			}
+	if ((name = port_name(port)) != NULL)
+		strlcpy_safe(out, name, outlen);
 }
 
 /*
@@ -596,6 +728,7 @@ tcp_peers(const struct sockset *ss, struct wait_info *wi)
 {
 	struct wait_info	 in;
 	size_t			 i, j;
+	int			 k;
 
 	for (i = 0; i < ss->nconn; i++) {
 		const struct tcp_conn *c = &ss->conn[i];
@@ -603,9 +736,12 @@ tcp_peers(const struct sockset *ss, struct wait_info *wi)
 		for (j = 0; j < ss->nlisten; j++)
 			if (ss->listen[j] == c->lport)
 				break;
-		if (j == ss->nlisten)
-			peer_add_inet(wi, c->family, c->raddr, c->rport);
-		else if (wi->client[0] == '\0') {
+		if (j == ss->nlisten) {
+			if ((k = peer_add_inet(wi, c->family, c->raddr,
+			    c->rport)) >= 0 && wi->peer_names[k][0] == '\0')
+				peer_name(c->family, c->raddr, c->rport,
+				    wi->peer_names[k], sizeof(wi->peer_names[k]));
+		} else if (wi->client[0] == '\0') {
 			memset(&in, 0, sizeof(in));
 			peer_add_inet(&in, c->family, c->raddr, c->rport);
 			strlcpy_safe(wi->client, in.peers[0],
@@ -810,6 +946,8 @@ proc_wait_inspect(pid_t pid, struct wait_info *wi)
 		unix_peers(ss, wi);
 	}
 	free(ss);
+	if (!snap_batch)
+		proc_wait_batch(0);
 
 	if (wi->wchan[0] != '\0' || wi->npeers > 0)
 		wi->known = 1;
@@ -842,6 +980,7 @@ proc_wait_inspect(pid_t pid, struct wait_info *wi)
 	struct sockstat		 sock;
 	const struct sockaddr	*sa;
 	unsigned int		 cnt = 0, listen[64], lport, rport;
+	int			 k;
 	size_t			 nlisten = 0, i;
 	char			 text[sizeof(wi->peers[0])];
 	int			 pass;
@@ -913,13 +1052,17 @@ proc_wait_inspect(pid_t pid, struct wait_info *wi)
 			if (rport == 0 || i < nlisten)
 				continue;
 			if (sock.dom_family == AF_INET)
-				peer_add_inet(wi, AF_INET, (const uint8_t *)
+				k = peer_add_inet(wi, AF_INET, (const uint8_t *)
 				    &((const struct sockaddr_in *)sa)->sin_addr,
 				    rport);
 			else
-				peer_add_inet(wi, AF_INET6,
+				k = peer_add_inet(wi, AF_INET6,
 				    (const uint8_t *)&((const struct
 				    sockaddr_in6 *)sa)->sin6_addr, rport);
+			/* No owner lookup here yet: the port's product. */
+			if (k >= 0 && port_name(rport) != NULL)
+				strlcpy_safe(wi->peer_names[k],
+				    port_name(rport), sizeof(wi->peer_names[k]));
 		}
 	}
 	if (files != NULL)
@@ -948,22 +1091,52 @@ proc_wait_inspect(pid_t pid, struct wait_info *wi)
 
 #endif
 
-/* Add a peer once; beyond WAIT_PEERS_MAX the rest are dropped. */
-static void
+/*
+ * Add a peer once; beyond WAIT_PEERS_MAX the rest are dropped.  Returns
+ * its index, or -1 when dropped.
+ */
+static int
 peer_add(struct wait_info *wi, const char *text)
 {
 	size_t	 i;
 
 	for (i = 0; i < wi->npeers; i++)
 		if (strcmp(wi->peers[i], text) == 0)
-			return;
+			return (int)i;
 	if (wi->npeers >= WAIT_PEERS_MAX)
-		return;
-	strlcpy_safe(wi->peers[wi->npeers++], text, sizeof(wi->peers[0]));
+		return -1;
+	strlcpy_safe(wi->peers[wi->npeers], text, sizeof(wi->peers[0]));
+	return (int)wi->npeers++;
 }
 
-/* Add "10.0.0.5:3306" or "[2001:db8::1]:5432"; mapped IPv4 as IPv4. */
-static void
+/* The product behind a well-known port, for a peer on another host. */
+static const char *
+port_name(unsigned int port)
+{
+	static const struct {
+		unsigned int	 port;
+		const char	*name;
+	} ports[] = {
+		{ 5432, "PostgreSQL" }, { 3306, "MySQL/MariaDB" },
+		{ 6379, "Redis" }, { 11211, "memcached" },
+		{ 27017, "MongoDB" }, { 9200, "Elasticsearch" },
+		{ 5672, "RabbitMQ" }, { 9000, "FastCGI" }, { 80, "HTTP" },
+		{ 443, "HTTPS" }, { 53, "DNS" }, { 25, "SMTP" },
+		{ 389, "LDAP" }, { 636, "LDAPS" }, { 0, NULL }
+	};
+	size_t	 i;
+
+	for (i = 0; ports[i].name != NULL; i++)
+		if (ports[i].port == port)
+			return ports[i].name;
+	return NULL;
+}
+
+/*
+ * Add "10.0.0.5:3306" or "[2001:db8::1]:5432"; mapped IPv4 as IPv4.
+ * Returns its index, or -1.
+ */
+static int
 peer_add_inet(struct wait_info *wi, int family, const uint8_t *addr,
     unsigned int port)
 {
@@ -976,12 +1149,12 @@ peer_add_inet(struct wait_info *wi, int family, const uint8_t *addr,
 		addr += sizeof(mapped);
 	}
 	if (inet_ntop(family, addr, host, sizeof(host)) == NULL)
-		return;
+		return -1;
 	if (family == AF_INET6)
 		snprintf(text, sizeof(text), "[%s]:%u", host, port);
 	else
 		snprintf(text, sizeof(text), "%s:%u", host, port);
-	peer_add(wi, text);
+	return peer_add(wi, text);
 }
 
 /*
@@ -1016,8 +1189,10 @@ wait_info_format(const struct wait_info *wi, char *out, size_t outlen)
 		len = strlen(out);
 		if (len + 1 >= outlen)
 			break;
-		snprintf(out + len, outlen - len, "%s%.*s",
+		snprintf(out + len, outlen - len, "%s%.*s%s%.*s%s",
 		    i == 0 ? " on " : ", ", (int)sizeof(wi->peers[i]),
-		    wi->peers[i]);
+		    wi->peers[i], wi->peer_names[i][0] != '\0' ? " (" : "",
+		    (int)sizeof(wi->peer_names[i]), wi->peer_names[i],
+		    wi->peer_names[i][0] != '\0' ? ")" : "");
 	}
 }

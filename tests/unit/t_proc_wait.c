@@ -234,9 +234,10 @@ test_tcp(void)
 	ok(local != 0 && !has_peer(&wi, inbound),
 	    "tcp: the inbound connection (from %s) is not a peer", inbound);
 	wait_info_format(&wi, text, sizeof(text));
-	snprintf(want, sizeof(want), "%s() on 127.0.0.1:%u", wi.syscall,
-	    port);
-	is_str(text, want, "tcp: format");
+	snprintf(want, sizeof(want), "%s() on 127.0.0.1:%u (t_proc_wait)",
+	    wi.syscall, port);
+	is_str(text, want, "tcp: format, naming the process that listens "
+	    "on the peer's port");
 	printf("# wchan \"%s\"\n", wi.wchan);
 	child_stop(pid);
 	close(p[0]);
