@@ -353,6 +353,7 @@ struct wait_info {
 	char		 syscall[32];	/* "poll", "read", ... */
 	char		 wchan[64];
 	char		 peers[WAIT_PEERS_MAX][64];	/* "127.0.0.1:5432" */
+	char		 peer_names[WAIT_PEERS_MAX][32];	/* "PostgreSQL" */
 	size_t		 npeers;
 	char		 client[64];	/* who sent the worker its request */
 };
@@ -713,7 +714,9 @@ extern const struct check_ops check_http_ops;
 /* policy.c */
 void	 policy_record(struct check *, struct outcome *, uint64_t);
 void	 policy_update(struct pool *, uint64_t);
+int	 worker_busy(const struct pool *, const struct fpm_worker *);
 int	 worker_overdue(const struct pool *, const struct fpm_worker *);
+int	 real_path_timed_out(const struct pool *);
 const char *capacity_source_str(enum capacity_source);
 const char *pool_state_str(enum pool_state);
 const struct verdict *pool_verdict(struct pool *, uint64_t);

@@ -25,7 +25,6 @@ static void	check_init(struct check *);
 static void	pool_prepare(struct config *, struct pool *);
 static int	check_same(const struct check *, const struct check *);
 static int	str_same(const char *, const char *);
-static int	real_path_timed_out(const struct pool *);
 
 const struct check_ops *check_types[] = {
 	&check_fcgi_ops,
@@ -513,16 +512,4 @@ hce_run_once(struct event_base *base, struct config *conf,
 		event_base_dispatch(base);
 	for (i = 0; i < npools; i++)
 		policy_update(pools[i], now_us());
-}
-
-/* Did a real-path probe of the pool time out? */
-static int
-real_path_timed_out(const struct pool *pool)
-{
-	const struct check	*c;
-
-	TAILQ_FOREACH(c, &pool->checks, entry)
-		if (c->ops->real_path && c->st.result == PR_TIMEOUT)
-			return 1;
-	return 0;
 }

@@ -31,6 +31,7 @@ static int	saturated(const struct pool *, const struct check *,
 		    enum probe_result, uint64_t);
 static void	duration_text(char *, size_t, unsigned int);
 static void	stuck_reason(const struct pool *, char *, size_t);
+static void	busy_reason(const struct pool *, char *, size_t);
 
 static const char *pool_state_names[] = {
 	[POOL_UP] = "up",
@@ -85,6 +86,13 @@ worker_serves_status(const struct pool *pool, const struct fpm_worker *w)
 	    (w->uri[len] == '\0' || w->uri[len] == '?');
 }
 
+/* Is the worker in a request other than our own status request? */
+int
+worker_busy(const struct pool *pool, const struct fpm_worker *w)
+{
+	return worker_is_busy(w) && !worker_serves_status(pool, w);
+}
+
 /*
  * Has the worker been in one request for longer than stuck_after?  The
  * sampler asks too, to know whose waits to look at.
@@ -92,9 +100,24 @@ worker_serves_status(const struct pool *pool, const struct fpm_worker *w)
 int
 worker_overdue(const struct pool *pool, const struct fpm_worker *w)
 {
-	return worker_is_busy(w) && w->request_duration_us >
-	    (uint64_t)pool->stuck_after_ms * 1000 &&
-	    !worker_serves_status(pool, w);
+	return worker_busy(pool, w) && w->request_duration_us >
+	    (uint64_t)pool->stuck_after_ms * 1000;
+}
+
+/*
+ * Did the last real-path probe of the pool time out?  Then --once samples
+ * again, and the sampler looks at what every busy worker waits on.
+ */
+int
+real_path_timed_out(const struct pool *pool)
+{
+	const struct check	*c;
+
+	TAILQ_FOREACH(c, &pool->checks, entry)
+		if (c->ops->real_path && c->st.have_result &&
+		    c->st.result == PR_TIMEOUT)
+			return 1;
+	return 0;
 }
 
 /*
@@ -351,6 +374,58 @@ stuck_reason(const struct pool *pool, char *out, size_t outlen)
 }
 
 /*
+ * Where the busy workers wait, for a real-path timeout that stuck
+ * workers do not explain yet: "4/4 workers busy 2s in poll() on
+ * 127.0.0.1:5432 (PostgreSQL)".  Empty when no worker is busy.
+ */
+static void
+busy_reason(const struct pool *pool, char *out, size_t outlen)
+{
+	const struct pool_workers	*pw = &pool->workers;
+	char				 wait[160], best[160] = "", of[24] = "";
+	char				 least[24], other[160];
+	unsigned int			 busy = 0, bestn = 0, n;
+	uint64_t			 min_us = UINT64_MAX;
+	size_t				 i, j;
+
+	out[0] = '\0';
+	for (i = 0; i < pw->status.nworkers; i++) {
+		const struct fpm_worker *w = &pw->status.workers[i];
+
+		if (!worker_busy(pool, w))
+			continue;
+		busy++;
+		if (w->request_duration_us < min_us)
+			min_us = w->request_duration_us;
+		if (!w->wait.known)
+			continue;
+		wait_info_format(&w->wait, wait, sizeof(wait));
+		for (n = 0, j = i; j < pw->status.nworkers; j++) {
+			const struct fpm_worker *v = &pw->status.workers[j];
+
+			if (!worker_busy(pool, v) || !v->wait.known)
+				continue;
+			wait_info_format(&v->wait, other, sizeof(other));
+			if (strcmp(wait, other) == 0)
+				n++;
+		}
+		if (n > bestn) {
+			bestn = n;
+			strlcpy_safe(best, wait, sizeof(best));
+		}
+	}
+	if (busy == 0)
+		return;
+	if (pw->max_children > 0)
+		snprintf(of, sizeof(of), "/%u", pw->max_children);
+	duration_text(least, sizeof(least), min_us >= 1000000 ?
+	    (unsigned int)(min_us / 1000000) * 1000 :
+	    (unsigned int)(min_us / 1000));
+	snprintf(out, outlen, "%u%s workers busy %s%s%s", busy, of, least,
+	    best[0] != '\0' ? " in " : "", best);
+}
+
+/*
  * Compute the pool's state, weight, reason and agent answer now.  In
  * --once mode every check has exactly one result and nothing is stale.
  */
@@ -366,6 +441,8 @@ policy_update(struct pool *pool, uint64_t now)
 	unsigned int		 weight = 100, max, out;
 	char			 reason[REASON_MAX + 1] = "";
 	char			 info[REASON_MAX + 1] = "";
+	char			 busy[REASON_MAX + 1];
+	const struct check	*timeout_check = NULL;
 	enum pool_state		 was = v->health;
 	int			 first = v->replylen == 0, once = pool->once;
 	int			 sat;
@@ -393,6 +470,8 @@ policy_update(struct pool *pool, uint64_t now)
 		if (!c->st.healthy && !sat && health == POOL_UP) {
 			health = POOL_DOWN;
 			strlcpy_safe(reason, c->st.reason, sizeof(reason));
+			if (c->ops->real_path && c->st.result == PR_TIMEOUT)
+				timeout_check = c;
 		} else if (sat && !v->saturated) {
 			v->saturated = 1;
 			snprintf(info, sizeof(info), "saturated: %.100s",
@@ -427,6 +506,18 @@ policy_update(struct pool *pool, uint64_t now)
 			weight = 100 * (max - (out < max ? out : max)) / max;
 		if (out > 0 && info[0] == '\0')
 			stuck_reason(pool, info, sizeof(info));
+		/*
+		 * A real-path timeout that stuck workers do not explain
+		 * (yet): say where the busy workers wait, at the moment of
+		 * detection rather than stuck_after later.
+		 */
+		if (health == POOL_DOWN && timeout_check != NULL &&
+		    strcmp(reason, timeout_check->st.reason) == 0) {
+			busy_reason(pool, busy, sizeof(busy));
+			if (busy[0] != '\0')
+				snprintf(reason, sizeof(reason), "%.60s; %s",
+				    timeout_check->st.reason, busy);
+		}
 	}
 	if (weight < 1)
 		weight = 1;

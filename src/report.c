@@ -224,7 +224,8 @@ report_workers_text(struct buf *b, struct pool *pool)
 	for (i = 0; i < s->nworkers; i++) {
 		const struct fpm_worker *w = &s->workers[i];
 
-		if (!w->stuck)
+		/* Stuck ones, and busy ones the sampler looked at. */
+		if (!w->stuck && !w->wait.known && !w->wait.denied)
 			continue;
 		wait_info_format(&w->wait, wait, sizeof(wait));
 		if (w->held)
@@ -234,9 +235,9 @@ report_workers_text(struct buf *b, struct pool *pool)
 			    w->wait.client[0] != '\0' ? w->wait.client :
 			    "an unknown client");
 		else
-			buf_printf(b, "    stuck pid %d %s %.1fs %s %s, "
-			    "waiting in %s\n", (int)w->pid,
-			    fpm_wstate_str(w->state),
+			buf_printf(b, "    %s pid %d %s %.1fs %s %s, "
+			    "waiting in %s\n", w->stuck ? "stuck" : "busy",
+			    (int)w->pid, fpm_wstate_str(w->state),
 			    (double)w->request_duration_us / 1e6, w->method,
 			    w->uri, wait);
 	}
@@ -405,7 +406,7 @@ report_workers_json(struct buf *b, struct pool *pool)
 		buf_addstr(b, ", \"request_uri\": ");
 		json_str(b, w->uri);
 		buf_printf(b, ", \"stuck\": %s", w->stuck ? "true" : "false");
-		if (w->stuck) {
+		if (w->stuck || w->wait.known || w->wait.denied) {
 			buf_addstr(b, ", \"wait\": ");
 			if (!w->wait.known && !w->wait.denied)
 				buf_addstr(b, "null");
@@ -422,6 +423,19 @@ report_workers_json(struct buf *b, struct pool *pool)
 					if (j > 0)
 						buf_addstr(b, ", ");
 					json_str(b, w->wait.peers[j]);
+				}
+				/* What listens behind each peer, in order. */
+				buf_addstr(b, "], \"peer_process\": ");
+				if (w->wait.npeers > 0 &&
+				    w->wait.peer_names[0][0] != '\0')
+					json_str(b, w->wait.peer_names[0]);
+				else
+					buf_addstr(b, "null");
+				buf_addstr(b, ", \"peer_names\": [");
+				for (j = 0; j < w->wait.npeers; j++) {
+					if (j > 0)
+						buf_addstr(b, ", ");
+					json_str(b, w->wait.peer_names[j]);
 				}
 				buf_addstr(b, "]}");
 			}

@@ -69,15 +69,22 @@ sampler_take(struct probe *p, struct fpm_status *st)
 	struct pool	*pool = p->check->pool;
 	unsigned int	 inspected = 0;
 	size_t		 i;
+	int		 busy;
 
 	if (pool_is_local(pool)) {
-		/* One look at the host's TCP tables serves every worker. */
+		/*
+		 * Overdue workers, and after a real-path timeout every busy
+		 * one, so that the reason says where they wait at once.  One
+		 * look at the host's TCP tables serves every worker.
+		 */
+		busy = real_path_timed_out(pool);
 		proc_wait_batch(1);
 		for (i = 0; i < st->nworkers &&
 		    inspected < STUCK_INSPECT_MAX; i++) {
 			struct fpm_worker *w = &st->workers[i];
 
-			if (!worker_overdue(pool, w))
+			if (!(busy ? worker_busy(pool, w) :
+			    worker_overdue(pool, w)))
 				continue;
 			inspected++;
 			proc_wait_inspect(w->pid, &w->wait);

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/stack.sh"
 . "$here/../lib/probe.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (php-fpm -R, private servers)"
-plan 25
+plan 28
 
 stack_init
 fpm_start half max_children=4 status_listen=1
@@ -79,6 +79,18 @@ for i in 1 2 3 4; do
 	stack_track_pid $!
 done
 ok "all 4 workers hang on the lock" poll_until 10 fpm_active_at_least "$FPM_LOCKED_STATUS_ADDR" 4
+# At once, long before stuck_after (10s here): the timeout says where the
+# busy workers wait, and what listens there.
+sed 's/stuck_after: 1s/stuck_after: 10s/' "$STACK_DIR/locked.yml" >"$STACK_DIR/locked10.yml"
+out=$("$FPMPROBE" --once --json -c "$STACK_DIR/locked10.yml")
+like "$(json_get "$out" 'j["pools"][0]["reason"]')" \
+	"^app: timeout after 1000ms in response; 4/4 workers busy [0-9]+m?s in p?poll\\(\\) on 127\\.0\\.0\\.1:$PG_PORT \\(PostgreSQL\\)$" \
+	"before stuck_after, the timeout names PostgreSQL and its port"
+is "$(json_get "$out" '[p["wait"]["peer_process"] for p in j["pools"][0]["workers"]["processes"] if p.get("wait")]')" \
+	"['PostgreSQL', 'PostgreSQL', 'PostgreSQL', 'PostgreSQL']" "JSON: each busy worker's peer_process"
+like "$("$FPMPROBE" --once -c "$STACK_DIR/locked10.yml")" \
+	"busy pid [0-9]+ Running [0-9.]+s GET /pg.php, waiting in p?poll\\(\\) on 127\\.0\\.0\\.1:$PG_PORT \\(PostgreSQL\\)" \
+	"the readable report lists the busy workers and where they wait"
 poll_until 10 sh -c "'$FPMPROBE' --once -c '$STACK_DIR/locked.yml' | grep -q '4/4 workers stuck'"
 out=$("$FPMPROBE" --once --json -c "$STACK_DIR/locked.yml"); rc=$?
 is "$rc" 2 "every worker stuck: CRITICAL"

@@ -19,6 +19,8 @@ static struct check	 status;
 
 /* The process manager the next samples' status page names. */
 static const char	*pm = "static";
+/* What the next samples' running workers wait on, when set. */
+static const char	*wait_peer;
 
 /* A pool with one healthy fastcgi check and a status page. */
 static void
@@ -103,6 +105,17 @@ sample(unsigned int n, unsigned int running, unsigned int dur,
 		st.workers[i].request_duration_us = i < running ?
 		    dur * SEC : 0;
 		st.workers[i].requests = i == 0 ? requests : 0;
+		if (wait_peer != NULL && i < running) {
+			struct wait_info *wi = &st.workers[i].wait;
+
+			wi->known = 1;
+			strlcpy_safe(wi->syscall, "poll", sizeof(wi->syscall));
+			strlcpy_safe(wi->peers[0], wait_peer,
+			    sizeof(wi->peers[0]));
+			strlcpy_safe(wi->peer_names[0], "PostgreSQL",
+			    sizeof(wi->peer_names[0]));
+			wi->npeers = 1;
+		}
 		strlcpy_safe(st.workers[i].uri, "/cart.php",
 		    sizeof(st.workers[i].uri));
 	}
@@ -412,6 +425,36 @@ test_held(void)
 	    "from 127.0.0.1:50123", "the reason names the client");
 }
 
+/* A timeout says at once where the busy workers wait. */
+static void
+test_busy_reason(void)
+{
+	uint64_t	 now = 101 * SEC;
+
+	setup();
+	wait_peer = "127.0.0.1:5432";
+	result(&app, PR_TIMEOUT, now);
+	result(&app, PR_TIMEOUT, now);
+	sample(4, 4, 2, 10, 0, now);
+	is_str(pool.verdict.reason, "app: timeout after 1000ms in response; "
+	    "4/4 workers busy 2s in poll() on 127.0.0.1:5432 (PostgreSQL)",
+	    "a timeout names where the busy workers wait, before stuck_after");
+	ok(strlen(pool.verdict.reply) <= 128, "the answer stays under 128 "
+	    "bytes (%zu)", strlen(pool.verdict.reply));
+	sample(4, 4, 12, 10, 0, now);
+	ok(strncmp(pool.verdict.reason, "4/4 workers stuck >10s, blocked in "
+	    "poll() on 127.0.0.1:5432 (PostgreSQL)", 70) == 0,
+	    "past stuck_after the stuck reason takes over (%s)",
+	    pool.verdict.reason);
+	wait_peer = NULL;
+	sample(4, 1, 2, 10, 0, now);
+	is_str(pool.verdict.reason, "app: timeout after 1000ms in response; "
+	    "1/4 workers busy 2s", "one busy worker whose wait is unknown");
+	sample(4, 0, 0, 10, 0, now);
+	is_str(pool.verdict.reason, "app: timeout after 1000ms in response",
+	    "no worker busy: the timeout alone");
+}
+
 /* --once: one result decides, and busy is not broken there either. */
 static void
 test_once(void)
@@ -477,6 +520,7 @@ main(void)
 	test_saturation();
 	test_process_managers();
 	test_held();
+	test_busy_reason();
 	test_once();
 	test_marks();
 	fpm_status_free(&pool.workers.status);
