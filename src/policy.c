@@ -13,6 +13,7 @@
 
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,12 @@ static int	saturated(const struct pool *, const struct check *,
 static void	duration_text(char *, size_t, unsigned int);
 static void	stuck_reason(const struct pool *, char *, size_t);
 static void	busy_reason(const struct pool *, char *, size_t);
+static void	reason_printf(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static int	worker_stuck_working(const struct pool *,
+		    const struct fpm_worker *);
+static void	common_wait(const struct pool *, int (*)(const struct pool *,
+		    const struct fpm_worker *), char *, size_t);
 
 static const char *pool_state_names[] = {
 	[POOL_UP] = "up",
@@ -316,6 +323,61 @@ duration_text(char *out, size_t outlen, unsigned int ms)
 		snprintf(out, outlen, "%ums", ms);
 }
 
+/* Print a reason, cut to fit as HAProxy would cut it anyway. */
+static void
+reason_printf(char *out, size_t outlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, outlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Is the worker stuck at work, not held by its client? */
+static int
+worker_stuck_working(const struct pool *pool, const struct fpm_worker *w)
+{
+	(void)pool;
+	return w->stuck && !w->held;
+}
+
+/*
+ * The wait most of the workers PICK selects share, in words ("poll() on
+ * 127.0.0.1:5432 (PostgreSQL)"), or "" when none of them was looked at.
+ */
+static void
+common_wait(const struct pool *pool, int (*pick)(const struct pool *,
+    const struct fpm_worker *), char *best, size_t bestlen)
+{
+	const struct pool_workers	*pw = &pool->workers;
+	char				 wait[160], other[160];
+	unsigned int			 bestn = 0, n;
+	size_t				 i, j;
+
+	best[0] = '\0';
+	for (i = 0; i < pw->status.nworkers; i++) {
+		const struct fpm_worker *w = &pw->status.workers[i];
+
+		if (!pick(pool, w) || !w->wait.known)
+			continue;
+		wait_info_format(&w->wait, wait, sizeof(wait));
+		for (n = 0, j = i; j < pw->status.nworkers; j++) {
+			const struct fpm_worker *v = &pw->status.workers[j];
+
+			if (!pick(pool, v) || !v->wait.known)
+				continue;
+			wait_info_format(&v->wait, other, sizeof(other));
+			if (strcmp(wait, other) == 0)
+				n++;
+		}
+		if (n > bestn) {
+			bestn = n;
+			strlcpy_safe(best, wait, bestlen);
+		}
+	}
+}
+
 /*
  * "3/4 workers stuck >10s, blocked in poll() on 127.0.0.1:5432", or for
  * workers a client never finished sending a request to, "4/4 workers
@@ -325,50 +387,35 @@ static void
 stuck_reason(const struct pool *pool, char *out, size_t outlen)
 {
 	const struct pool_workers	*pw = &pool->workers;
-	char				 wait[160], best[160] = "", of[24] = "";
+	char				 best[160], of[24] = "";
 	char				 after[24], client[80] = "";
-	unsigned int			 bestn = 0, n;
-	size_t				 i, j;
+	size_t				 i;
 
 	for (i = 0; i < pw->status.nworkers; i++) {
 		const struct fpm_worker *w = &pw->status.workers[i];
 
-		if (w->held && client[0] == '\0' && w->wait.client[0] != '\0')
+		if (w->held && w->wait.client[0] != '\0') {
 			snprintf(client, sizeof(client), " from %s",
 			    w->wait.client);
-		if (!w->stuck || w->held || !w->wait.known)
-			continue;
-		wait_info_format(&w->wait, wait, sizeof(wait));
-		n = 0;
-		for (j = i; j < pw->status.nworkers; j++) {
-			const struct fpm_worker *v = &pw->status.workers[j];
-			char other[160];
-
-			if (!v->stuck || v->held || !v->wait.known)
-				continue;
-			wait_info_format(&v->wait, other, sizeof(other));
-			if (strcmp(wait, other) == 0)
-				n++;
-		}
-		if (n > bestn) {
-			bestn = n;
-			strlcpy_safe(best, wait, sizeof(best));
+			break;
 		}
 	}
+	common_wait(pool, worker_stuck_working, best, sizeof(best));
 	duration_text(after, sizeof(after), pool->stuck_after_ms);
 	if (pw->max_children > 0)
 		snprintf(of, sizeof(of), "/%u", pw->max_children);
 	if (pw->stuck > 0 && pw->held > 0)
-		snprintf(out, outlen, "%u%s workers stuck >%s%s%s, %u held "
+		reason_printf(out, outlen, "%u%s workers stuck >%s%s%s, %u held "
 		    "reading a request%s", pw->stuck, of, after,
 		    best[0] != '\0' ? ", blocked in " : "", best, pw->held,
 		    client);
 	else if (pw->held > 0)
-		snprintf(out, outlen, "%u%s workers held >%s reading a "
+		reason_printf(out, outlen, "%u%s workers held >%s reading a "
 		    "request%s", pw->held, of, after, client);
 	else
-		snprintf(out, outlen, "%u%s workers stuck >%s%s%s", pw->stuck,
-		    of, after, best[0] != '\0' ? ", blocked in " : "", best);
+		reason_printf(out, outlen, "%u%s workers stuck >%s%s%s",
+		    pw->stuck, of, after, best[0] != '\0' ? ", blocked in " :
+		    "", best);
 	if (pw->max_children == 0 && strlen(out) + 24 < outlen)
 		strcat(out, " (max_children unknown)");
 }
@@ -382,11 +429,10 @@ static void
 busy_reason(const struct pool *pool, char *out, size_t outlen)
 {
 	const struct pool_workers	*pw = &pool->workers;
-	char				 wait[160], best[160] = "", of[24] = "";
-	char				 least[24], other[160];
-	unsigned int			 busy = 0, bestn = 0, n;
+	char				 best[160], of[24] = "", least[24];
+	unsigned int			 busy = 0;
 	uint64_t			 min_us = UINT64_MAX;
-	size_t				 i, j;
+	size_t				 i;
 
 	out[0] = '\0';
 	for (i = 0; i < pw->status.nworkers; i++) {
@@ -397,31 +443,16 @@ busy_reason(const struct pool *pool, char *out, size_t outlen)
 		busy++;
 		if (w->request_duration_us < min_us)
 			min_us = w->request_duration_us;
-		if (!w->wait.known)
-			continue;
-		wait_info_format(&w->wait, wait, sizeof(wait));
-		for (n = 0, j = i; j < pw->status.nworkers; j++) {
-			const struct fpm_worker *v = &pw->status.workers[j];
-
-			if (!worker_busy(pool, v) || !v->wait.known)
-				continue;
-			wait_info_format(&v->wait, other, sizeof(other));
-			if (strcmp(wait, other) == 0)
-				n++;
-		}
-		if (n > bestn) {
-			bestn = n;
-			strlcpy_safe(best, wait, sizeof(best));
-		}
 	}
 	if (busy == 0)
 		return;
+	common_wait(pool, worker_busy, best, sizeof(best));
 	if (pw->max_children > 0)
 		snprintf(of, sizeof(of), "/%u", pw->max_children);
 	duration_text(least, sizeof(least), min_us >= 1000000 ?
 	    (unsigned int)(min_us / 1000000) * 1000 :
 	    (unsigned int)(min_us / 1000));
-	snprintf(out, outlen, "%u%s workers busy %s%s%s", busy, of, least,
+	reason_printf(out, outlen, "%u%s workers busy %s%s%s", busy, of, least,
 	    best[0] != '\0' ? " in " : "", best);
 }
 
