@@ -32,13 +32,8 @@
 #define CONFIG_NAME_MAX		64	/* pool and check names */
 #define CONFIG_QUOTE_MAX	64	/* user text quoted in a message */
 
-#define INTERVAL_MIN_MS		100
-#define INTERVAL_MAX_MS		(3600 * 1000)
-#define TIMEOUT_MIN_MS		10
-#define TIMEOUT_MAX_MS		(3600 * 1000)
 #define STUCK_AFTER_MIN_MS	100
 #define STUCK_AFTER_MAX_MS	(24 * 3600 * 1000)
-#define MYSQL_DEFAULT_PORT	3306
 
 enum ynode_kind {
 	YN_SCALAR = 0,
@@ -89,108 +84,35 @@ struct cfgctx {
 #define PAIR_BADKEY	1
 #define PAIR_DUP	2
 
-/* Check types as bits, so that a key can belong to several. */
-#define T_FASTCGI	0x1
-#define T_PGSQL		0x2
-#define T_MYSQL		0x4
-#define T_HTTP		0x8
-#define T_ALL		(T_FASTCGI | T_PGSQL | T_MYSQL | T_HTTP)
+#define CFG_SCOPES_MAX	8	/* tables one mapping is read with */
+#define CFG_SEEN_MAX	64	/* known keys of one mapping */
 
-static const struct {
-	const char	*name;
-	unsigned int	 bit;
-} check_type_names[] = {
-	{ "fastcgi",	T_FASTCGI },
-	{ "pgsql",	T_PGSQL },
-	{ "mysql",	T_MYSQL },
-	{ "http",	T_HTTP },
+/* The keys of one table, and where their values go. */
+struct cfg_scope {
+	const struct cfg_key	*keys;
+	void			*base;		/* NULL: the keys are refused */
+	const char		*refuse;	/* "a fastcgi check", for that */
 };
 
-enum check_key {
-	CK_NAME = 0,
-	CK_TYPE,
-	CK_INTERVAL,
-	CK_TIMEOUT,
-	CK_RISE,
-	CK_FALL,
-	CK_SCRIPT,
-	CK_URI,
-	CK_QUERY,
-	CK_EXPECT_STATUS,
-	CK_EXPECT_BODY,
-	CK_ADDRESS,
-	CK_CONNINFO,
-	CK_PASSWORD_FILE,
-	CK_EXPECT,
-	CK_EXPECT_ROWS,
-	CK_RECONNECT,
-	CK_HOST,
-	CK_PORT,
-	CK_SOCKET,
-	CK_USER,
-	CK_PASSWORD,
-	CK_DATABASE,
-	CK_TLS,
-	CK_TLS_CA,
-	CK_URL,
-	CK_METHOD,
-	CK_HEADERS,
-	CK_UNIX_SOCKET,
-	CK_TLS_VERIFY,
-	CK_FOLLOW_REDIRECTS,
-	CK_MAX
+/* The known keys a mapping had, and their nodes. */
+struct cfg_map {
+	const struct ynode	*map;
+	const struct cfg_key	*key[CFG_SEEN_MAX];
+	const struct ynode	*k[CFG_SEEN_MAX];
+	const struct ynode	*v[CFG_SEEN_MAX];
+	size_t			 n;
 };
 
-/* Every key a check may have, and the check types it belongs to. */
-static const struct {
-	const char	*name;
-	enum check_key	 key;
-	unsigned int	 types;
-} check_keys[] = {
-	{ "name",		CK_NAME,		T_ALL },
-	{ "type",		CK_TYPE,		T_ALL },
-	{ "interval",		CK_INTERVAL,		T_ALL },
-	{ "timeout",		CK_TIMEOUT,		T_ALL },
-	{ "rise",		CK_RISE,		T_ALL },
-	{ "fall",		CK_FALL,		T_ALL },
-	{ "script",		CK_SCRIPT,		T_FASTCGI },
-	{ "uri",		CK_URI,			T_FASTCGI },
-	{ "query",		CK_QUERY,
-	    T_FASTCGI | T_PGSQL | T_MYSQL },
-	{ "expect_status",	CK_EXPECT_STATUS,	T_FASTCGI | T_HTTP },
-	{ "expect_body",	CK_EXPECT_BODY,		T_FASTCGI | T_HTTP },
-	{ "address",		CK_ADDRESS,		T_FASTCGI },
-	{ "conninfo",		CK_CONNINFO,		T_PGSQL },
-	{ "password_file",	CK_PASSWORD_FILE,	T_PGSQL | T_MYSQL },
-	{ "expect",		CK_EXPECT,		T_PGSQL | T_MYSQL },
-	{ "expect_rows",	CK_EXPECT_ROWS,		T_PGSQL | T_MYSQL },
-	{ "reconnect",		CK_RECONNECT,		T_PGSQL | T_MYSQL },
-	{ "host",		CK_HOST,		T_MYSQL },
-	{ "port",		CK_PORT,		T_MYSQL },
-	{ "socket",		CK_SOCKET,		T_MYSQL },
-	{ "user",		CK_USER,		T_MYSQL },
-	{ "password",		CK_PASSWORD,		T_MYSQL },
-	{ "database",		CK_DATABASE,		T_MYSQL },
-	{ "tls",		CK_TLS,			T_MYSQL },
-	{ "tls_ca",		CK_TLS_CA,		T_MYSQL },
-	{ "url",		CK_URL,			T_HTTP },
-	{ "method",		CK_METHOD,		T_HTTP },
-	{ "headers",		CK_HEADERS,		T_HTTP },
-	{ "unix_socket",	CK_UNIX_SOCKET,		T_HTTP },
-	{ "tls_verify",		CK_TLS_VERIFY,		T_HTTP },
-	{ "follow_redirects",	CK_FOLLOW_REDIRECTS,	T_HTTP },
+/* What a check type's finish() is handed. */
+struct cfg_check {
+	struct cfgctx		*ctx;
+	const struct cfg_map	*m;
+	const char		*where;		/* "pool \"www\", check \"app\"" */
 };
 
-static const char *const admin_state_words[] = { "set", "leave", NULL };
-static const int admin_state_values[] = { ADMIN_SET, ADMIN_LEAVE };
-static const char *const reconnect_words[] = { "keep", "never", "always",
-    NULL };
-static const int reconnect_values[] = { 0, 0, 1 };
-static const char *const tls_words[] = { "off", "on", "verify", "false",
-    "true", "no", "yes", NULL };
-static const int tls_values[] = { 0, 1, 2, 0, 1, 0, 1 };
-static const char *const method_words[] = { "GET", "HEAD", NULL };
-static const int method_values[] = { 0, 1 };
+static const struct cfg_choice admin_state_words[] = {
+	{ "set", ADMIN_SET }, { "leave", ADMIN_LEAVE }, { NULL, 0 }
+};
 
 static void	 cfg_verror(struct cfgctx *, int, int, const char *, va_list)
 		    __attribute__((format(printf, 4, 0)));
@@ -226,7 +148,7 @@ static int	 get_uint(struct cfgctx *, const char *, const struct ynode *,
 static int	 get_bool(struct cfgctx *, const char *, const struct ynode *,
 		    int *);
 static int	 get_choice(struct cfgctx *, const char *, const struct ynode *,
-		    const char *const *, const int *, const char *, int *);
+		    const struct cfg_choice *, const char *);
 static void	 ms_str(unsigned int, char *, size_t);
 static int	 get_duration(struct cfgctx *, const char *,
 		    const struct ynode *, unsigned int, unsigned int,
@@ -240,20 +162,32 @@ static void	 get_cidrs(struct cfgctx *, const char *, const struct ynode *,
 static int	 valid_name(const char *, size_t);
 static int	 header_name_ok(const char *, size_t);
 static int	 header_value_ok(const char *, size_t);
-static void	 header_add(struct cfgctx *, const struct ynode *,
-		    struct check *, const char *, size_t, const char *, size_t);
-static void	 get_headers(struct cfgctx *, const struct ynode *,
-		    struct check *);
+static void	 header_add(struct cfgctx *, const struct ynode *, char ***,
+		    size_t *, const char *, size_t, const char *, size_t);
+static void	 get_headers(struct cfgctx *, const struct ynode *, char ***,
+		    size_t *);
 static int	 url_ok(const char *);
+static void	 private_file(struct cfgctx *, const char *,
+		    const struct ynode *, const char *);
+static void	 cfg_read_value(struct cfgctx *, const struct cfg_key *,
+		    const struct ynode *, void *);
+static const struct cfg_key *cfg_find(const struct cfg_key *,
+		    const struct ynode *, size_t *);
+static void	 cfg_read_map(struct cfgctx *, const struct ynode *,
+		    const struct cfg_scope *, size_t, const char *,
+		    struct cfg_map *);
+static const struct ynode *cfg_value(const struct cfg_map *, const char *);
+static void	 cfg_required(struct cfgctx *, const struct cfg_map *,
+		    const struct cfg_key *, const struct ynode *,
+		    const char *);
+static const struct ynode *map_value(const struct ynode *, const char *);
+static void	 type_list(char *, size_t);
 static void	 parse_agent(struct cfgctx *, const struct ynode *);
 static void	 parse_control(struct cfgctx *, const struct ynode *);
 static void	 parse_http(struct cfgctx *, const struct ynode *);
 static void	 parse_defaults(struct cfgctx *, const struct ynode *);
-static void	 check_key(struct cfgctx *, struct check *, enum check_key,
-		    const char *, const struct ynode *);
-static void	 check_finish(struct cfgctx *, struct check *, unsigned int,
-		    const struct ynode *const *, const struct ynode *,
-		    const char *);
+static const struct check_ops *parse_type(struct cfgctx *,
+		    const struct ynode *);
 static struct check *parse_check(struct cfgctx *, struct pool *,
 		    const struct ynode *, size_t, const struct ynode **);
 static void	 parse_checks(struct cfgctx *, struct pool *,
@@ -264,7 +198,6 @@ static void	 parse_pools(struct cfgctx *, const struct ynode *,
 		    const struct ynode *);
 static void	 parse_top(struct cfgctx *, const struct ynode *);
 static void	 resolve(struct config *);
-static void	 check_free(struct check *);
 
 /* Keep one message; past CONFIG_ERRORS_MAX they are only counted. */
 static void
@@ -760,19 +693,17 @@ get_bool(struct cfgctx *ctx, const char *key, const struct ynode *v,
 	return -1;
 }
 
-/* One word of a list; what lists the words to suggest. */
+/* One word of a list: its index, or -1; what lists the words to suggest. */
 static int
 get_choice(struct cfgctx *ctx, const char *key, const struct ynode *v,
-    const char *const *words, const int *values, const char *what, int *dst)
+    const struct cfg_choice *words, const char *what)
 {
-	size_t	 i;
+	int	 i;
 
 	if (v->kind == YN_SCALAR && memchr(v->str, '\0', v->len) == NULL)
-		for (i = 0; words[i] != NULL; i++)
-			if (strcmp(v->str, words[i]) == 0) {
-				*dst = values[i];
-				return 0;
-			}
+		for (i = 0; words[i].word != NULL; i++)
+			if (strcmp(v->str, words[i].word) == 0)
+				return i;
 	cfg_error(ctx, v, "%s: expected %s", key, what);
 	return -1;
 }
@@ -946,8 +877,9 @@ header_value_ok(const char *s, size_t len)
 
 /* Validate one header and keep it as "Name: value". */
 static void
-header_add(struct cfgctx *ctx, const struct ynode *at, struct check *c,
-    const char *name, size_t namelen, const char *value, size_t valuelen)
+header_add(struct cfgctx *ctx, const struct ynode *at, char ***headers,
+    size_t *n, const char *name, size_t namelen, const char *value,
+    size_t valuelen)
 {
 	char	 q[CONFIG_QUOTE_MAX + 4];
 	char	*h;
@@ -970,14 +902,14 @@ header_add(struct cfgctx *ctx, const struct ynode *at, struct check *c,
 		return;
 	}
 	xasprintf(&h, "%.*s: %.*s", (int)namelen, name, (int)valuelen, value);
-	c->headers = xreallocarray(c->headers, c->nheaders + 1,
-	    sizeof(*c->headers));
-	c->headers[c->nheaders++] = h;
+	*headers = xreallocarray(*headers, *n + 1, sizeof(**headers));
+	(*headers)[(*n)++] = h;
 }
 
 /* A sequence of "Name: value" strings, or a mapping name -> value. */
 static void
-get_headers(struct cfgctx *ctx, const struct ynode *v, struct check *c)
+get_headers(struct cfgctx *ctx, const struct ynode *v, char ***headers,
+    size_t *n)
 {
 	const char	*what = "\"Name: value\"";
 	const struct ynode *item, *k;
@@ -997,7 +929,7 @@ get_headers(struct cfgctx *ctx, const struct ynode *v, struct check *c)
 				    what);
 				continue;
 			}
-			header_add(ctx, item, c, item->str,
+			header_add(ctx, item, headers, n, item->str,
 			    (size_t)(colon - item->str), colon + 1,
 			    item->len - (size_t)(colon + 1 - item->str));
 		}
@@ -1016,7 +948,8 @@ get_headers(struct cfgctx *ctx, const struct ynode *v, struct check *c)
 		item = v->kids[2 * i + 1];
 		if (get_scalar(ctx, "headers", item, "a header value") == -1)
 			continue;
-		header_add(ctx, k, c, k->str, k->len, item->str, item->len);
+		header_add(ctx, k, headers, n, k->str, k->len, item->str,
+		    item->len);
 	}
 	free(skip);
 }
@@ -1065,10 +998,10 @@ parse_agent(struct cfgctx *ctx, const struct ynode *v)
 			get_cidrs(ctx, "allow", val, &conf->allow,
 			    &conf->nallow);
 		else if (key_is(k, "admin_state")) {
-			if (get_choice(ctx, "admin_state", val,
-			    admin_state_words, admin_state_values,
-			    "set or leave", &n) == 0)
-				conf->admin_state = (enum admin_state)n;
+			if ((n = get_choice(ctx, "admin_state", val,
+			    admin_state_words, "set or leave")) != -1)
+				conf->admin_state = (enum admin_state)
+				    admin_state_words[n].value;
 		} else
 			unknown_key(ctx, k, "in agent");
 	}
@@ -1168,268 +1101,434 @@ parse_defaults(struct cfgctx *ctx, const struct ynode *v)
 	free(skip);
 }
 
-/* Read the value of one known check key. */
+/* A file named at key that others may read: refused, it holds a secret. */
 static void
-check_key(struct cfgctx *ctx, struct check *c, enum check_key key,
-    const char *kname, const struct ynode *v)
+private_file(struct cfgctx *ctx, const char *key, const struct ynode *v,
+    const char *path)
 {
 	struct stat	 sb;
+
+	if (stat(path, &sb) == 0 && (sb.st_mode & S_IROTH))
+		cfg_error(ctx, v, "%s %s is readable by others; refusing it "
+		    "(chmod o-r %s)", key, path, path);
+}
+
+/* Read one value as its key's kind says, into dst; base holds dst. */
+static void
+cfg_read_value(struct cfgctx *ctx, const struct cfg_key *key,
+    const struct ynode *v, void *base)
+{
+	void		*dst = (char *)base + key->offset;
+	char		**str = dst;
+	const char	*what;
 	unsigned long	 n;
 	int		 i;
 
-	switch (key) {
-	case CK_NAME:
-	case CK_TYPE:
-		break;		/* read first, by parse_check() */
-	case CK_INTERVAL:
-		get_duration(ctx, kname, v, INTERVAL_MIN_MS, INTERVAL_MAX_MS,
-		    &c->interval_ms);
+	switch (key->kind) {
+	case CFG_STRING:
+		get_string(ctx, key->name, v, key->what, key->min > 0, str);
 		break;
-	case CK_TIMEOUT:
-		get_duration(ctx, kname, v, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
-		    &c->timeout_ms);
+	case CFG_PATH:
+		if (get_path(ctx, key->name, v, str) == 0 &&
+		    (key->flags & CFG_PRIVATE))
+			private_file(ctx, key->name, v, *str);
 		break;
-	case CK_RISE:
-		if (get_uint(ctx, kname, v, 1, 100, &n) == 0)
-			c->rise = (unsigned int)n;
-		break;
-	case CK_FALL:
-		if (get_uint(ctx, kname, v, 1, 100, &n) == 0)
-			c->fall = (unsigned int)n;
-		break;
-	case CK_SCRIPT:
-		if (get_path(ctx, kname, v, &c->script) == 0 &&
-		    v->str[v->len - 1] == '/') {
+	case CFG_FILE:
+		if (get_path(ctx, key->name, v, str) == 0 &&
+		    v->str[v->len - 1] == '/')
 			cfg_error(ctx, v, "%s: expected the path of a file, "
-			    "not a directory", kname);
-		}
+			    "not a directory", key->name);
 		break;
-	case CK_URI:
-		if (get_scalar(ctx, kname, v, "a path starting with /") == 0) {
-			if (v->str[0] != '/')
-				cfg_error(ctx, v, "%s: expected a path "
-				    "starting with /", kname);
-			else {
-				free(c->uri);
-				c->uri = xstrdup(v->str);
-			}
-		}
+	case CFG_URI:
+	case CFG_URL:
+		what = key->kind == CFG_URI ? "a path starting with /" :
+		    "an http:// or https:// URL";
+		if (get_scalar(ctx, key->name, v, what) == -1)
+			break;
+		if (key->kind == CFG_URI ? v->str[0] == '/' : url_ok(v->str)) {
+			free(*str);
+			*str = xstrdup(v->str);
+		} else
+			cfg_error(ctx, v, "%s: expected %s", key->name, what);
 		break;
-	case CK_QUERY:
-		get_string(ctx, kname, v, "a string", 0, &c->query);
+	case CFG_UINT:
+		if (get_uint(ctx, key->name, v, key->min, key->max, &n) == 0)
+			*(unsigned int *)dst = (unsigned int)n;
 		break;
-	case CK_EXPECT_STATUS:
-		if (get_uint(ctx, kname, v, 100, 999, &n) == 0)
-			c->expect_status = (int)n;
+	case CFG_DURATION:
+		get_duration(ctx, key->name, v, key->min, key->max, dst);
 		break;
-	case CK_EXPECT_BODY:
-		get_string(ctx, kname, v, "a string", 0, &c->expect_body);
+	case CFG_BOOL:
+		get_bool(ctx, key->name, v, dst);
 		break;
-	case CK_ADDRESS:
-		get_address(ctx, kname, v, &c->address);
+	case CFG_CHOICE:
+	case CFG_WORD:
+		if ((i = get_choice(ctx, key->name, v, key->choices,
+		    key->what)) == -1)
+			break;
+		if (key->kind == CFG_CHOICE)
+			*(int *)dst = key->choices[i].value;
+		else
+			*(const char **)dst = key->choices[i].word;
 		break;
-	case CK_CONNINFO:
-		get_string(ctx, kname, v, "a connection string", 1,
-		    &c->conninfo);
+	case CFG_ADDRESS:
+		get_address(ctx, key->name, v, dst);
 		break;
-	case CK_PASSWORD_FILE:
-		get_path(ctx, kname, v, &c->password_file);
-		if (c->password_file != NULL &&
-		    stat(c->password_file, &sb) == 0 && (sb.st_mode & S_IROTH))
-			cfg_error(ctx, v, "password_file %s is readable by "
-			    "others; refusing it (chmod o-r %s)",
-			    c->password_file, c->password_file);
+	case CFG_HEADERS:
+		get_headers(ctx, v, dst, (size_t *)((char *)base + key->count));
 		break;
-	case CK_EXPECT:
-		get_string(ctx, kname, v, "a string", 0, &c->expect);
-		break;
-	case CK_EXPECT_ROWS:
-		if (get_uint(ctx, kname, v, 0, 1000000000, &n) == 0)
-			c->expect_rows = (long)n;
-		break;
-	case CK_RECONNECT:
-		if (get_choice(ctx, kname, v, reconnect_words,
-		    reconnect_values, "keep or always", &i) == 0)
-			c->reconnect_always = i;
-		break;
-	case CK_HOST:
-		get_string(ctx, kname, v, "a host name or address", 1,
-		    &c->host);
-		break;
-	case CK_PORT:
-		if (get_uint(ctx, kname, v, 1, 65535, &n) == 0)
-			c->port = (unsigned int)n;
-		break;
-	case CK_SOCKET:
-		get_path(ctx, kname, v, &c->socket);
-		break;
-	case CK_USER:
-		get_string(ctx, kname, v, "a user name", 1, &c->user);
-		break;
-	case CK_PASSWORD:
-		get_string(ctx, kname, v, "a string", 0, &c->password);
-		break;
-	case CK_DATABASE:
-		get_string(ctx, kname, v, "a database name", 1, &c->database);
-		break;
-	case CK_TLS:
-		if (get_choice(ctx, kname, v, tls_words, tls_values,
-		    "off, on or verify", &i) == 0)
-			c->tls = i;
-		break;
-	case CK_TLS_CA:
-		get_path(ctx, kname, v, &c->tls_ca);
-		break;
-	case CK_URL:
-		if (get_scalar(ctx, kname, v,
-		    "an http:// or https:// URL") == 0) {
-			if (!url_ok(v->str))
-				cfg_error(ctx, v, "%s: expected an http:// or "
-				    "https:// URL", kname);
-			else {
-				free(c->url);
-				c->url = xstrdup(v->str);
-			}
-		}
-		break;
-	case CK_METHOD:
-		if (get_choice(ctx, kname, v, method_words, method_values,
-		    "GET or HEAD", &i) == 0) {
-			free(c->method);
-			c->method = xstrdup(method_words[i]);
-		}
-		break;
-	case CK_HEADERS:
-		get_headers(ctx, v, c);
-		break;
-	case CK_UNIX_SOCKET:
-		get_path(ctx, kname, v, &c->unix_socket);
-		break;
-	case CK_TLS_VERIFY:
-		get_bool(ctx, kname, v, &c->tls_verify);
-		break;
-	case CK_FOLLOW_REDIRECTS:
-		get_bool(ctx, kname, v, &c->follow_redirects);
-		break;
-	case CK_MAX:
-		break;
+	case CFG_NODE:
+	case CFG_INCLUDE:
+		break;		/* the caller reads it; cfg_find() looks in */
 	}
 }
 
 /*
- * What a check of a known type needs once its keys are read: required
- * keys, keys that exclude each other, the type's own defaults.
+ * The row of a table for this key node, or NULL; *off gets where the
+ * struct its offset counts from is, within the table's own.
+ */
+static const struct cfg_key *
+cfg_find(const struct cfg_key *keys, const struct ynode *k, size_t *off)
+{
+	const struct cfg_key	*key;
+	size_t			 inner;
+
+	for (; keys->name != NULL; keys++) {
+		if (keys->kind == CFG_INCLUDE) {
+			if ((key = cfg_find(keys->table, k, &inner)) != NULL) {
+				*off = keys->offset + inner;
+				return key;
+			}
+		} else if (key_is(k, keys->name)) {
+			*off = 0;
+			return keys;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Read a mapping with key tables: each key goes to the first scope that
+ * knows it, an unknown one is reported "in" where it was.  What keys it
+ * had lands in *m, for the required ones and the caller's own.
  */
 static void
-check_finish(struct cfgctx *ctx, struct check *c, unsigned int type,
-    const struct ynode *const *seen, const struct ynode *map,
-    const char *where)
+cfg_read_map(struct cfgctx *ctx, const struct ynode *map,
+    const struct cfg_scope *scope, size_t nscope, const char *in,
+    struct cfg_map *m)
 {
-	const char	*base;
+	const struct cfg_key	*key = NULL;
+	const struct ynode	*k, *v;
+	unsigned char		*skip;
+	size_t			 i, s, off = 0;
 
-	switch (type) {
-	case T_FASTCGI:
-		if (seen[CK_SCRIPT] == NULL)
-			cfg_error(ctx, map, "%s: missing required key "
-			    "\"script\"", where);
-		if (c->uri == NULL && c->script != NULL) {
-			base = strrchr(c->script, '/');
-			xasprintf(&c->uri, "/%s", base + 1);
-		}
-		if (c->expect_status == 0)
-			c->expect_status = DEFAULT_EXPECT_STATUS;
-		break;
-	case T_PGSQL:
-		if (seen[CK_CONNINFO] == NULL)
-			cfg_error(ctx, map, "%s: missing required key "
-			    "\"conninfo\"", where);
-		if (c->query == NULL)
-			c->query = xstrdup(DEFAULT_SQL);
-		break;
-	case T_MYSQL:
-		if (seen[CK_HOST] == NULL && seen[CK_SOCKET] == NULL)
-			cfg_error(ctx, map, "%s: missing required key "
-			    "\"host\" (or \"socket\")", where);
-		if (seen[CK_HOST] != NULL && seen[CK_SOCKET] != NULL)
-			cfg_error(ctx, seen[CK_SOCKET], "%s: set host or "
-			    "socket, not both", where);
-		if (seen[CK_PORT] != NULL && seen[CK_SOCKET] != NULL)
-			cfg_error(ctx, seen[CK_PORT], "%s: port is not used "
-			    "with socket", where);
-		if (seen[CK_USER] == NULL)
-			cfg_error(ctx, map, "%s: missing required key "
-			    "\"user\"", where);
-		if (seen[CK_PASSWORD] != NULL &&
-		    seen[CK_PASSWORD_FILE] != NULL)
-			cfg_error(ctx, seen[CK_PASSWORD_FILE], "%s: set "
-			    "password or password_file, not both", where);
-		if (c->port == 0 && seen[CK_SOCKET] == NULL)
-			c->port = MYSQL_DEFAULT_PORT;
-		if (c->query == NULL)
-			c->query = xstrdup(DEFAULT_SQL);
-		break;
-	case T_HTTP:
-		if (seen[CK_URL] == NULL)
-			cfg_error(ctx, map, "%s: missing required key \"url\"",
-			    where);
-		if (c->expect_status == 0)
-			c->expect_status = 200;
-		if (c->method == NULL)
-			c->method = xstrdup("GET");
-		break;
-	default:
-		break;
-	}
-}
-
-/*
- * One check.  Its name and type are read first: messages about the
- * other keys name the check, and the type says which keys belong.
- * *namenode is the name's node, for duplicate names.
- */
-static struct check *
-parse_check(struct cfgctx *ctx, struct pool *pool, const struct ynode *map,
-    size_t index, const struct ynode **namenode)
-{
-	const struct ynode *seen[CK_MAX];
-	const struct ynode *k, *v, *typev = NULL;
-	struct check	*c;
-	unsigned char	*skip;
-	unsigned int	 type = 0;
-	const char	*tname = NULL;
-	char		 where[2 * CONFIG_QUOTE_MAX + 64];
-	char		 q[CONFIG_QUOTE_MAX + 4];
-	size_t		 i, j;
-
-	*namenode = NULL;
-	memset(seen, 0, sizeof(seen));
-	c = xcalloc(1, sizeof(*c));
-	c->pool = pool;
-	c->line = map->line;
-	c->col = map->col;
-	c->expect_rows = -1;
-	c->tls_verify = 1;
-
+	memset(m, 0, sizeof(*m));
+	m->map = map;
 	skip = map_keys(ctx, map, "key");
 	for (i = 0; i < map->n / 2; i++) {
 		if (skip[i])
 			continue;
 		k = map->kids[2 * i];
 		v = map->kids[2 * i + 1];
-		if (key_is(k, "name")) {
-			seen[CK_NAME] = v;
-			if (get_scalar(ctx, "name", v, "a check name") == -1)
-				continue;
-			if (!valid_name(v->str, v->len)) {
-				cfg_error(ctx, v, "name: \"%s\": expected 1 to "
-				    "%d letters, digits, '_', '.' or '-'",
-				    quote(v, q, sizeof(q)), CONFIG_NAME_MAX);
-				continue;
-			}
-			c->name = xstrdup(v->str);
-			*namenode = v;
-		} else if (key_is(k, "type"))
-			typev = seen[CK_TYPE] = v;
+		for (s = 0; s < nscope; s++)
+			if ((key = cfg_find(scope[s].keys, k, &off)) != NULL)
+				break;
+		if (s == nscope) {
+			unknown_key(ctx, k, in);
+			continue;
+		}
+		if (scope[s].base == NULL) {
+			cfg_error(ctx, k, "key \"%s\" does not apply to %s",
+			    key->name, scope[s].refuse);
+			continue;
+		}
+		if (m->n == CFG_SEEN_MAX)
+			fatalx("%s: more than %d keys in one table", __func__,
+			    CFG_SEEN_MAX);
+		m->key[m->n] = key;
+		m->k[m->n] = k;
+		m->v[m->n++] = v;
+		cfg_read_value(ctx, key, v, (char *)scope[s].base + off);
+	}
+	free(skip);
+}
+
+/* The value node a mapping gave a key, or NULL. */
+static const struct ynode *
+cfg_value(const struct cfg_map *m, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->key[i]->name, name) == 0)
+			return m->v[i];
+	return NULL;
+}
+
+/* Report each required key of a table the mapping lacks, at a node. */
+static void
+cfg_required(struct cfgctx *ctx, const struct cfg_map *m,
+    const struct cfg_key *keys, const struct ynode *at, const char *where)
+{
+	for (; keys->name != NULL; keys++) {
+		if (keys->kind == CFG_INCLUDE)
+			cfg_required(ctx, m, keys->table, at, where);
+		if (!(keys->flags & CFG_REQUIRED) ||
+		    cfg_value(m, keys->name) != NULL)
+			continue;
+		if (where != NULL)
+			cfg_error(ctx, at, "%s: missing required key \"%s\"",
+			    where, keys->name);
+		else
+			cfg_error(ctx, at, "missing required key \"%s\"",
+			    keys->name);
+	}
+}
+
+/* Set what a table's keys hold before anything is read. */
+void
+cfg_defaults(const struct cfg_key *keys, void *base)
+{
+	void	*dst;
+
+	for (; keys->name != NULL; keys++) {
+		dst = (char *)base + keys->offset;
+		switch (keys->kind) {
+		case CFG_UINT:
+		case CFG_DURATION:
+		case CFG_BOOL:
+		case CFG_CHOICE:
+			*(int *)dst = keys->def;
+			break;
+		case CFG_WORD:
+			*(const char **)dst = keys->defstr;
+			break;
+		case CFG_STRING:
+		case CFG_PATH:
+		case CFG_FILE:
+		case CFG_URI:
+		case CFG_URL:
+			if (keys->defstr != NULL)
+				*(char **)dst = xstrdup(keys->defstr);
+			break;
+		case CFG_INCLUDE:
+			cfg_defaults(keys->table, dst);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Do two structs hold the same values for every key of a table? */
+int
+cfg_same(const struct cfg_key *keys, const void *a, const void *b)
+{
+	const void	*x, *y;
+	size_t		 i, n;
+
+	for (; keys->name != NULL; keys++) {
+		x = (const char *)a + keys->offset;
+		y = (const char *)b + keys->offset;
+		switch (keys->kind) {
+		case CFG_STRING:
+		case CFG_PATH:
+		case CFG_FILE:
+		case CFG_URI:
+		case CFG_URL:
+		case CFG_WORD:
+			if (!str_same(*(char *const *)x, *(char *const *)y))
+				return 0;
+			break;
+		case CFG_UINT:
+		case CFG_DURATION:
+		case CFG_BOOL:
+		case CFG_CHOICE:
+			if (*(const int *)x != *(const int *)y)
+				return 0;
+			break;
+		case CFG_ADDRESS:
+			if (!str_same(((const struct address *)x)->text,
+			    ((const struct address *)y)->text))
+				return 0;
+			break;
+		case CFG_HEADERS:
+			n = *(const size_t *)((const char *)a + keys->count);
+			if (n != *(const size_t *)((const char *)b +
+			    keys->count))
+				return 0;
+			for (i = 0; i < n; i++)
+				if (strcmp((*(char **const *)x)[i],
+				    (*(char **const *)y)[i]) != 0)
+					return 0;
+			break;
+		case CFG_INCLUDE:
+			if (!cfg_same(keys->table, x, y))
+				return 0;
+			break;
+		case CFG_NODE:
+			break;
+		}
+	}
+	return 1;
+}
+
+/* Release what a table's keys hold; a secret is wiped first. */
+void
+cfg_free(const struct cfg_key *keys, void *base)
+{
+	void	*dst;
+	char	**str;
+	size_t	 i, *n;
+
+	for (; keys->name != NULL; keys++) {
+		dst = (char *)base + keys->offset;
+		str = dst;
+		switch (keys->kind) {
+		case CFG_STRING:
+		case CFG_PATH:
+		case CFG_FILE:
+		case CFG_URI:
+		case CFG_URL:
+			if (*str != NULL && (keys->flags & CFG_SECRET))
+				explicit_bzero(*str, strlen(*str));
+			free(*str);
+			*str = NULL;
+			break;
+		case CFG_ADDRESS:
+			address_free(dst);
+			break;
+		case CFG_HEADERS:
+			n = (size_t *)((char *)base + keys->count);
+			for (i = 0; i < *n; i++)
+				free((*(char ***)dst)[i]);
+			free(*(char ***)dst);
+			*(char ***)dst = NULL;
+			*n = 0;
+			break;
+		case CFG_INCLUDE:
+			cfg_free(keys->table, dst);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Was the check given this key?  For a type's finish(). */
+int
+cfg_seen(const struct cfg_check *cc, const char *key)
+{
+	return cfg_value(cc->m, key) != NULL;
+}
+
+/*
+ * A problem a type's finish() found, at the value of key (NULL: the
+ * check), after the name of the check.
+ */
+void
+cfg_check_error(struct cfg_check *cc, const char *key, const char *fmt, ...)
+{
+	const struct ynode	*at = key != NULL ? cfg_value(cc->m, key) : NULL;
+	va_list			 ap;
+	char			*text;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) == -1)
+		fatal("vasprintf");
+	va_end(ap);
+	cfg_error(cc->ctx, at != NULL ? at : cc->m->map, "%s: %s", cc->where,
+	    text);
+	free(text);
+}
+
+/* The value of the first pair of a mapping with that key, or NULL. */
+static const struct ynode *
+map_value(const struct ynode *map, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < map->n / 2; i++)
+		if (key_is(map->kids[2 * i], name))
+			return map->kids[2 * i + 1];
+	return NULL;
+}
+
+/* "fastcgi, pgsql, mysql or http": the check types, for a message. */
+static void
+type_list(char *buf, size_t size)
+{
+	size_t	 i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; check_types[i] != NULL && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s",
+		    i == 0 ? "" : check_types[i + 1] != NULL ? ", " : " or ",
+		    check_types[i]->name);
+}
+
+/* A check's type, or NULL when it is not known or not built. */
+static const struct check_ops *
+parse_type(struct cfgctx *ctx, const struct ynode *v)
+{
+	char	 q[CONFIG_QUOTE_MAX + 4], list[128];
+	size_t	 i;
+
+	if (get_scalar(ctx, "type", v, "a check type") == -1)
+		return NULL;
+	for (i = 0; check_types[i] != NULL; i++)
+		if (strcmp(v->str, check_types[i]->name) == 0)
+			break;
+	if (check_types[i] == NULL) {
+		type_list(list, sizeof(list));
+		cfg_error(ctx, v, "unknown check type \"%s\" (expected %s)",
+		    quote(v, q, sizeof(q)), list);
+		return NULL;
+	}
+	if (check_types[i]->start == NULL)
+		cfg_error(ctx, v, "check type \"%s\" is not available in this "
+		    "build", check_types[i]->name);
+	return check_types[i];
+}
+
+/*
+ * One check.  Its name and type are read first: messages about the
+ * other keys name the check, and the type says which keys belong.  Of
+ * a type not known, each key is still read, into the settings of the
+ * first type that has it, so that its value is checked.  *namenode is
+ * the name's node, for duplicate names.
+ */
+static struct check *
+parse_check(struct cfgctx *ctx, struct pool *pool, const struct ynode *map,
+    size_t index, const struct ynode **namenode)
+{
+	struct cfg_scope	 scope[CFG_SCOPES_MAX];
+	void			*scratch[CFG_SCOPES_MAX];
+	const struct check_ops	*ops = NULL;
+	const struct ynode	*namev, *typev;
+	struct cfg_map		 m;
+	struct cfg_check	 cc;
+	struct check		*c;
+	char			 where[2 * CONFIG_QUOTE_MAX + 64];
+	char			 in[sizeof(where) + 4], refuse[32];
+	char			 q[CONFIG_QUOTE_MAX + 4];
+	size_t			 i, n = 0;
+
+	*namenode = NULL;
+	if ((typev = map_value(map, "type")) != NULL)
+		ops = parse_type(ctx, typev);
+	c = check_new(pool, ops);
+	c->line = map->line;
+	c->col = map->col;
+	if ((namev = map_value(map, "name")) != NULL &&
+	    get_scalar(ctx, "name", namev, "a check name") == 0) {
+		if (valid_name(namev->str, namev->len)) {
+			c->name = xstrdup(namev->str);
+			*namenode = namev;
+		} else
+			cfg_error(ctx, namev, "name: \"%s\": expected 1 to %d "
+			    "letters, digits, '_', '.' or '-'",
+			    quote(namev, q, sizeof(q)), CONFIG_NAME_MAX);
 	}
 	if (c->name != NULL)
 		snprintf(where, sizeof(where), "pool \"%s\", check \"%s\"",
@@ -1437,55 +1536,33 @@ parse_check(struct cfgctx *ctx, struct pool *pool, const struct ynode *map,
 	else
 		snprintf(where, sizeof(where), "pool \"%s\", check #%zu",
 		    pool->name, index);
+	snprintf(in, sizeof(in), "in %s", where);
 
-	if (typev != NULL && get_scalar(ctx, "type", typev,
-	    "a check type") == 0) {
-		for (j = 0; j < sizeof(check_type_names) /
-		    sizeof(check_type_names[0]); j++)
-			if (strcmp(typev->str, check_type_names[j].name) == 0) {
-				type = check_type_names[j].bit;
-				tname = check_type_names[j].name;
-			}
-		if (type == 0)
-			cfg_error(ctx, typev, "unknown check type \"%s\" "
-			    "(expected fastcgi, pgsql, mysql or http)",
-			    quote(typev, q, sizeof(q)));
-		else if ((c->ops = check_ops_lookup(tname)) == NULL)
-			cfg_error(ctx, typev, "check type \"%s\" is not "
-			    "available in this build", tname);
+	memset(scratch, 0, sizeof(scratch));
+	snprintf(refuse, sizeof(refuse), "a %s check",
+	    ops != NULL ? ops->name : "");
+	scope[n++] = (struct cfg_scope){ check_keys, c, NULL };
+	if (ops != NULL)
+		scope[n++] = (struct cfg_scope){ ops->keys, c->conf, NULL };
+	for (i = 0; check_types[i] != NULL && n < CFG_SCOPES_MAX; i++) {
+		if (check_types[i] == ops)
+			continue;
+		if (ops == NULL)
+			scratch[i] = check_conf_new(check_types[i]);
+		scope[n++] = (struct cfg_scope){ check_types[i]->keys,
+		    scratch[i], refuse };
 	}
+	cfg_read_map(ctx, map, scope, n, in, &m);
+	for (i = 0; check_types[i] != NULL && i < CFG_SCOPES_MAX; i++)
+		check_conf_free(check_types[i], scratch[i]);
 
-	for (i = 0; i < map->n / 2; i++) {
-		if (skip[i])
-			continue;
-		k = map->kids[2 * i];
-		v = map->kids[2 * i + 1];
-		for (j = 0; j < sizeof(check_keys) / sizeof(check_keys[0]);
-		    j++)
-			if (key_is(k, check_keys[j].name))
-				break;
-		if (j == sizeof(check_keys) / sizeof(check_keys[0])) {
-			char in[sizeof(where) + 4];
-
-			snprintf(in, sizeof(in), "in %s", where);
-			unknown_key(ctx, k, in);
-			continue;
-		}
-		if (type != 0 && (check_keys[j].types & type) == 0) {
-			cfg_error(ctx, k, "key \"%s\" does not apply to a %s "
-			    "check", check_keys[j].name, tname);
-			continue;
-		}
-		seen[check_keys[j].key] = v;
-		check_key(ctx, c, check_keys[j].key, check_keys[j].name, v);
+	cfg_required(ctx, &m, check_keys, map, where);
+	if (ops != NULL) {
+		cc = (struct cfg_check){ ctx, &m, where };
+		if (ops->finish != NULL)
+			ops->finish(c, &cc);
+		cfg_required(ctx, &m, ops->keys, map, where);
 	}
-	free(skip);
-
-	if (seen[CK_NAME] == NULL)
-		cfg_error(ctx, map, "%s: missing required key \"name\"", where);
-	if (seen[CK_TYPE] == NULL)
-		cfg_error(ctx, map, "%s: missing required key \"type\"", where);
-	check_finish(ctx, c, type, seen, map, where);
 	return c;
 }
 
@@ -1540,7 +1617,6 @@ parse_pool(struct cfgctx *ctx, struct pool *pool, const struct ynode *k,
     const struct ynode *v)
 {
 	const struct ynode *checks = NULL;
-	struct check	*c;
 	unsigned char	*skip;
 	unsigned long	 n;
 	char		 in[CONFIG_QUOTE_MAX + 16];
@@ -1599,13 +1675,15 @@ parse_pool(struct cfgctx *ctx, struct pool *pool, const struct ynode *k,
 		} else if (key_is(key, "fall")) {
 			if (get_uint(ctx, "fall", val, 1, 100, &n) == 0)
 				pool->fall = (unsigned int)n;
-		} else if (key_is(key, "checks")) {
+		} else if (key_is(key, "checks"))
 			checks = val;
-			parse_checks(ctx, pool, val);
-		} else
+		else
 			unknown_key(ctx, key, in);
 	}
 	free(skip);
+	/* After the pool's own keys: a check may take the pool's address. */
+	if (checks != NULL)
+		parse_checks(ctx, pool, checks);
 
 	if (!seen_fastcgi)
 		cfg_error(ctx, k, "pool \"%s\": missing required key "
@@ -1615,14 +1693,6 @@ parse_pool(struct cfgctx *ctx, struct pool *pool, const struct ynode *k,
 	    (checks->kind == YN_SEQUENCE && checks->n == 0)))
 		cfg_error(ctx, k, "pool \"%s\": nothing to check (add checks "
 		    "or status_path)", pool->name);
-
-	/* A fastcgi check talks to the pool unless it names an address. */
-	TAILQ_FOREACH(c, &pool->checks, entry)
-		if (c->ops != NULL && c->ops->type == CHECK_FASTCGI &&
-		    c->address.text == NULL && pool->have_fastcgi) {
-			c->address = pool->fastcgi;
-			c->address.text = xstrdup(pool->fastcgi.text);
-		}
 }
 
 /* pools: name -> pool; at least one. */
@@ -1857,39 +1927,6 @@ config_load(const char *path, struct errlist *errs)
 	conf = config_load_buf(path, data, len, errs);
 	free(data);
 	return conf;
-}
-
-/* Release a check and everything it holds but runtime state. */
-static void
-check_free(struct check *c)
-{
-	size_t	 i;
-
-	free(c->name);
-	address_free(&c->address);
-	free(c->script);
-	free(c->uri);
-	free(c->query);
-	free(c->expect_body);
-	free(c->conninfo);
-	free(c->password_file);
-	free(c->host);
-	free(c->socket);
-	free(c->user);
-	if (c->password != NULL) {
-		explicit_bzero(c->password, strlen(c->password));
-		free(c->password);
-	}
-	free(c->database);
-	free(c->expect);
-	free(c->tls_ca);
-	free(c->url);
-	free(c->method);
-	for (i = 0; i < c->nheaders; i++)
-		free(c->headers[i]);
-	free(c->headers);
-	free(c->unix_socket);
-	free(c);
 }
 
 /*

@@ -462,6 +462,15 @@ quote_value(char *out, size_t outlen, const char *v, size_t len)
 		strlcpy_safe(out + strlen(out), "...", outlen - strlen(out));
 }
 
+/* Are two optional strings equal (both absent counts as equal)? */
+int
+str_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
 /* Blank out every occurrence of a secret in a text. */
 void
 scrub_secret(char *text, const char *secret)
