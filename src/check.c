@@ -29,16 +29,8 @@ const struct check_ops *const check_types[] = {
 const struct cfg_key check_keys[] = {
 	{ .name = "name", .kind = CFG_NODE, .flags = CFG_REQUIRED },
 	{ .name = "type", .kind = CFG_NODE, .flags = CFG_REQUIRED },
-	{ .name = "interval", .kind = CFG_DURATION,
-	  .offset = offsetof(struct check, interval_ms), .min = INTERVAL_MIN_MS,
-	  .max = INTERVAL_MAX_MS },
-	{ .name = "timeout", .kind = CFG_DURATION,
-	  .offset = offsetof(struct check, timeout_ms), .min = TIMEOUT_MIN_MS,
-	  .max = TIMEOUT_MAX_MS },
-	{ .name = "rise", .kind = CFG_UINT,
-	  .offset = offsetof(struct check, rise), .min = 1, .max = 100 },
-	{ .name = "fall", .kind = CFG_UINT,
-	  .offset = offsetof(struct check, fall), .min = 1, .max = 100 },
+	{ .name = "timing", .kind = CFG_INCLUDE,
+	  .offset = offsetof(struct check, timing), .table = timing_keys },
 	{ .name = NULL }
 };
 

@@ -125,10 +125,7 @@ check_fpm_status_new(struct pool *pool)
 	c->name = xstrdup("status");
 	c->line = pool->line;
 	c->col = pool->col;
-	c->interval_ms = pool->interval_ms;
-	c->timeout_ms = pool->timeout_ms;
-	c->rise = pool->rise;
-	c->fall = pool->fall;
+	c->timing = pool->timing;
 	fc = c->conf;
 	a = pool->have_status_listen ? &pool->status_listen : &pool->fastcgi;
 	fc->address = *a;

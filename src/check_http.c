@@ -130,7 +130,7 @@ http_start(struct probe *p)
 	struct check		*c = p->check;
 	const struct http_conf	*hc = c->conf;
 	struct http_probe	*hp;
-	long			 ms = (long)c->timeout_ms;
+	long			 ms = (long)c->timing.timeout_ms;
 	size_t			 i;
 
 	if (http_multi_init(p->base) == -1) {

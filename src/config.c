@@ -1,10 +1,14 @@
 /*
  * The YAML configuration.  libyaml's event API builds a small tree of
- * the document (no aliases, bounded nesting), then each section is read
- * key by key.  Every problem becomes one "FILE:LINE:COL: what is wrong"
- * message and the reading goes on, so that one `fpmprobe -t` shows them
- * all.  Values left unset are inherited once everything has been read:
- * check, then pool, then defaults, then the built-in defaults.
+ * the document (no aliases, bounded nesting), then one reader,
+ * cfg_read_map(), reads every mapping with key tables, as tmux's
+ * options-table.c does: one row a key (name, kind, offset, range,
+ * default), here for each section and, in each check type's file, for
+ * that type's keys.  Every problem becomes one "FILE:LINE:COL: what is
+ * wrong" message and the reading goes on, so that one `fpmprobe -t`
+ * shows them all.  Intervals, timeouts, rise and fall left unset are
+ * inherited once everything has been read: check, then pool, then
+ * defaults, then the built-in defaults.
  */
 
 #include "config.h"
@@ -31,9 +35,6 @@
 #define CONFIG_ERRORS_MAX	100	/* messages kept for one file */
 #define CONFIG_NAME_MAX		64	/* pool and check names */
 #define CONFIG_QUOTE_MAX	64	/* user text quoted in a message */
-
-#define STUCK_AFTER_MIN_MS	100
-#define STUCK_AFTER_MAX_MS	(24 * 3600 * 1000)
 
 enum ynode_kind {
 	YN_SCALAR = 0,
@@ -114,6 +115,94 @@ static const struct cfg_choice admin_state_words[] = {
 	{ "set", ADMIN_SET }, { "leave", ADMIN_LEAVE }, { NULL, 0 }
 };
 
+#define T(field)	offsetof(struct timing, field)
+#define C(field)	offsetof(struct config, field)
+#define P(field)	offsetof(struct pool, field)
+
+/* Set in defaults, a pool or a check; 0, not set, is inherited. */
+const struct cfg_key timing_keys[] = {
+	{ .name = "interval", .kind = CFG_DURATION, .offset = T(interval_ms),
+	  .min = INTERVAL_MIN_MS, .max = INTERVAL_MAX_MS },
+	{ .name = "timeout", .kind = CFG_DURATION, .offset = T(timeout_ms),
+	  .min = TIMEOUT_MIN_MS, .max = TIMEOUT_MAX_MS },
+	{ .name = "rise", .kind = CFG_UINT, .offset = T(rise), .min = 1,
+	  .max = 100 },
+	{ .name = "fall", .kind = CFG_UINT, .offset = T(fall), .min = 1,
+	  .max = 100 },
+	{ .name = NULL }
+};
+
+/* agent: the HAProxy agent-check ports. */
+static const struct cfg_key agent_keys[] = {
+	{ .name = "listen", .kind = CFG_ADDRESSES, .offset = C(agent_listen) },
+	{ .name = "allow", .kind = CFG_NETWORKS, .offset = C(allow),
+	  .count = C(nallow) },
+	{ .name = "admin_state", .kind = CFG_CHOICE, .offset = C(admin_state),
+	  .what = "set or leave", .choices = admin_state_words,
+	  .def = ADMIN_SET },
+	{ .name = NULL }
+};
+
+/* control: the socket of `fpmprobe ctl` and where marks are kept. */
+static const struct cfg_key control_keys[] = {
+	{ .name = "socket", .kind = CFG_STRING, .offset = C(control_socket),
+	  .min = 1, .what = "a path" },
+	{ .name = "state_dir", .kind = CFG_STRING, .offset = C(state_dir),
+	  .min = 1, .what = "a directory" },
+	{ .name = NULL }
+};
+
+/*
+ * http: the status endpoint.  struct config has no ACL of its own for
+ * it yet, so "allow" is refused rather than read and ignored.
+ */
+static const struct cfg_key httpd_keys[] = {
+	{ .name = "listen", .kind = CFG_ADDRESSES, .offset = C(http_listen) },
+	{ .name = "allow", .kind = CFG_REFUSED,
+	  .what = "listen on a loopback address instead" },
+	{ .name = NULL }
+};
+
+/* The top level; pools are read once the rest is. */
+static const struct cfg_key top_keys[] = {
+	{ .name = "agent", .kind = CFG_SECTION, .table = agent_keys },
+	{ .name = "control", .kind = CFG_SECTION, .table = control_keys },
+	{ .name = "user", .kind = CFG_STRING, .offset = C(user), .min = 1,
+	  .what = "a user name" },
+	{ .name = "group", .kind = CFG_STRING, .offset = C(group), .min = 1,
+	  .what = "a group name" },
+	{ .name = "http", .kind = CFG_SECTION, .table = httpd_keys },
+	{ .name = "defaults", .kind = CFG_SECTION, .offset = C(timing),
+	  .table = timing_keys },
+	{ .name = "pools", .kind = CFG_NODE, .flags = CFG_REQUIRED },
+	{ .name = NULL }
+};
+
+/* One pool; its checks are read once its other keys are. */
+static const struct cfg_key pool_keys[] = {
+	{ .name = "fastcgi", .kind = CFG_ADDRESS, .offset = P(fastcgi),
+	  .flags = CFG_REQUIRED },
+	{ .name = "status_path", .kind = CFG_URI, .offset = P(status_path) },
+	{ .name = "status_listen", .kind = CFG_ADDRESS,
+	  .offset = P(status_listen) },
+	{ .name = "stuck_after", .kind = CFG_DURATION,
+	  .offset = P(stuck_after_ms), .min = STUCK_AFTER_MIN_MS,
+	  .max = STUCK_AFTER_MAX_MS, .def = DEFAULT_STUCK_AFTER_MS },
+	{ .name = "max_children", .kind = CFG_UINT, .offset = P(max_children),
+	  .min = 1, .max = 100000 },
+	{ .name = "agent_listen", .kind = CFG_ADDRESSES,
+	  .offset = P(agent_listen) },
+	{ .name = "timing", .kind = CFG_INCLUDE, .offset = P(timing),
+	  .table = timing_keys },
+	{ .name = "checks", .kind = CFG_NODE },
+	{ .name = NULL }
+};
+
+/* What nothing sets: the built-in defaults. */
+static const struct timing builtin_timing = {
+	DEFAULT_INTERVAL_MS, DEFAULT_TIMEOUT_MS, DEFAULT_RISE, DEFAULT_FALL
+};
+
 static void	 cfg_verror(struct cfgctx *, int, int, const char *, va_list)
 		    __attribute__((format(printf, 4, 0)));
 static void	 cfg_error(struct cfgctx *, const struct ynode *,
@@ -167,6 +256,8 @@ static void	 header_add(struct cfgctx *, const struct ynode *, char ***,
 static void	 get_headers(struct cfgctx *, const struct ynode *, char ***,
 		    size_t *);
 static int	 url_ok(const char *);
+static int	 address_list_same(const struct address_list *,
+		    const struct address_list *);
 static void	 private_file(struct cfgctx *, const char *,
 		    const struct ynode *, const char *);
 static void	 cfg_read_value(struct cfgctx *, const struct cfg_key *,
@@ -176,16 +267,13 @@ static const struct cfg_key *cfg_find(const struct cfg_key *,
 static void	 cfg_read_map(struct cfgctx *, const struct ynode *,
 		    const struct cfg_scope *, size_t, const char *,
 		    struct cfg_map *);
+static size_t	 cfg_index(const struct cfg_map *, const char *);
 static const struct ynode *cfg_value(const struct cfg_map *, const char *);
 static void	 cfg_required(struct cfgctx *, const struct cfg_map *,
 		    const struct cfg_key *, const struct ynode *,
 		    const char *);
 static const struct ynode *map_value(const struct ynode *, const char *);
 static void	 type_list(char *, size_t);
-static void	 parse_agent(struct cfgctx *, const struct ynode *);
-static void	 parse_control(struct cfgctx *, const struct ynode *);
-static void	 parse_http(struct cfgctx *, const struct ynode *);
-static void	 parse_defaults(struct cfgctx *, const struct ynode *);
 static const struct check_ops *parse_type(struct cfgctx *,
 		    const struct ynode *);
 static struct check *parse_check(struct cfgctx *, struct pool *,
@@ -197,6 +285,7 @@ static void	 parse_pool(struct cfgctx *, struct pool *,
 static void	 parse_pools(struct cfgctx *, const struct ynode *,
 		    const struct ynode *);
 static void	 parse_top(struct cfgctx *, const struct ynode *);
+static void	 timing_inherit(struct timing *, const struct timing *);
 static void	 resolve(struct config *);
 
 /* Keep one message; past CONFIG_ERRORS_MAX they are only counted. */
@@ -974,131 +1063,18 @@ url_ok(const char *s)
 	return 1;
 }
 
-/* agent: the HAProxy agent-check ports. */
-static void
-parse_agent(struct cfgctx *ctx, const struct ynode *v)
+/* Do two lists hold the same addresses, as written? */
+static int
+address_list_same(const struct address_list *a, const struct address_list *b)
 {
-	struct config	*conf = ctx->conf;
-	unsigned char	*skip;
-	size_t		 i;
-	int		 n;
+	size_t	 i;
 
-	if (section(ctx, "agent", v) == -1)
-		return;
-	skip = map_keys(ctx, v, "key");
-	for (i = 0; i < v->n / 2; i++) {
-		const struct ynode *k = v->kids[2 * i], *val = v->kids[2 * i + 1];
-
-		if (skip[i])
-			continue;
-		if (key_is(k, "listen"))
-			get_address_list(ctx, "listen", val,
-			    &conf->agent_listen);
-		else if (key_is(k, "allow"))
-			get_cidrs(ctx, "allow", val, &conf->allow,
-			    &conf->nallow);
-		else if (key_is(k, "admin_state")) {
-			if ((n = get_choice(ctx, "admin_state", val,
-			    admin_state_words, "set or leave")) != -1)
-				conf->admin_state = (enum admin_state)
-				    admin_state_words[n].value;
-		} else
-			unknown_key(ctx, k, "in agent");
-	}
-	free(skip);
-}
-
-/* control: the socket of `fpmprobe ctl` and where marks are kept. */
-static void
-parse_control(struct cfgctx *ctx, const struct ynode *v)
-{
-	struct config	*conf = ctx->conf;
-	unsigned char	*skip;
-	size_t		 i;
-
-	if (section(ctx, "control", v) == -1)
-		return;
-	skip = map_keys(ctx, v, "key");
-	for (i = 0; i < v->n / 2; i++) {
-		const struct ynode *k = v->kids[2 * i], *val = v->kids[2 * i + 1];
-
-		if (skip[i])
-			continue;
-		if (key_is(k, "socket"))
-			get_string(ctx, "socket", val, "a path", 1,
-			    &conf->control_socket);
-		else if (key_is(k, "state_dir"))
-			get_string(ctx, "state_dir", val, "a directory", 1,
-			    &conf->state_dir);
-		else
-			unknown_key(ctx, k, "in control");
-	}
-	free(skip);
-}
-
-/*
- * http: the status endpoint.  struct config has no ACL of its own for
- * it yet, so "allow" is refused rather than read and ignored.
- */
-static void
-parse_http(struct cfgctx *ctx, const struct ynode *v)
-{
-	unsigned char	*skip;
-	size_t		 i;
-
-	if (section(ctx, "http", v) == -1)
-		return;
-	skip = map_keys(ctx, v, "key");
-	for (i = 0; i < v->n / 2; i++) {
-		const struct ynode *k = v->kids[2 * i], *val = v->kids[2 * i + 1];
-
-		if (skip[i])
-			continue;
-		if (key_is(k, "listen"))
-			get_address_list(ctx, "listen", val,
-			    &ctx->conf->http_listen);
-		else if (key_is(k, "allow"))
-			cfg_error(ctx, k, "key \"allow\" in http is not "
-			    "supported: listen on a loopback address instead");
-		else
-			unknown_key(ctx, k, "in http");
-	}
-	free(skip);
-}
-
-/* defaults: what pools and checks inherit. */
-static void
-parse_defaults(struct cfgctx *ctx, const struct ynode *v)
-{
-	struct config	*conf = ctx->conf;
-	unsigned char	*skip;
-	unsigned long	 n;
-	size_t		 i;
-
-	if (section(ctx, "defaults", v) == -1)
-		return;
-	skip = map_keys(ctx, v, "key");
-	for (i = 0; i < v->n / 2; i++) {
-		const struct ynode *k = v->kids[2 * i], *val = v->kids[2 * i + 1];
-
-		if (skip[i])
-			continue;
-		if (key_is(k, "interval"))
-			get_duration(ctx, "interval", val, INTERVAL_MIN_MS,
-			    INTERVAL_MAX_MS, &conf->interval_ms);
-		else if (key_is(k, "timeout"))
-			get_duration(ctx, "timeout", val, TIMEOUT_MIN_MS,
-			    TIMEOUT_MAX_MS, &conf->timeout_ms);
-		else if (key_is(k, "rise")) {
-			if (get_uint(ctx, "rise", val, 1, 100, &n) == 0)
-				conf->rise = (unsigned int)n;
-		} else if (key_is(k, "fall")) {
-			if (get_uint(ctx, "fall", val, 1, 100, &n) == 0)
-				conf->fall = (unsigned int)n;
-		} else
-			unknown_key(ctx, k, "in defaults");
-	}
-	free(skip);
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (!str_same(a->addr[i].text, b->addr[i].text))
+			return 0;
+	return 1;
 }
 
 /* A file named at key that others may read: refused, it holds a secret. */
@@ -1121,6 +1097,9 @@ cfg_read_value(struct cfgctx *ctx, const struct cfg_key *key,
 	void		*dst = (char *)base + key->offset;
 	char		**str = dst;
 	const char	*what;
+	struct cfg_scope scope;
+	struct cfg_map	 m;
+	char		 in[64];
 	unsigned long	 n;
 	int		 i;
 
@@ -1174,12 +1153,27 @@ cfg_read_value(struct cfgctx *ctx, const struct cfg_key *key,
 	case CFG_ADDRESS:
 		get_address(ctx, key->name, v, dst);
 		break;
+	case CFG_ADDRESSES:
+		get_address_list(ctx, key->name, v, dst);
+		break;
+	case CFG_NETWORKS:
+		get_cidrs(ctx, key->name, v, dst,
+		    (size_t *)((char *)base + key->count));
+		break;
 	case CFG_HEADERS:
 		get_headers(ctx, v, dst, (size_t *)((char *)base + key->count));
 		break;
+	case CFG_SECTION:
+		if (section(ctx, key->name, v) == 0) {
+			scope = (struct cfg_scope){ key->table, dst, NULL };
+			snprintf(in, sizeof(in), "in %s", key->name);
+			cfg_read_map(ctx, v, &scope, 1, in, &m);
+		}
+		break;
 	case CFG_NODE:
 	case CFG_INCLUDE:
-		break;		/* the caller reads it; cfg_find() looks in */
+	case CFG_REFUSED:
+		break;		/* the caller's: cfg_find(), cfg_read_map() */
 	}
 }
 
@@ -1242,6 +1236,11 @@ cfg_read_map(struct cfgctx *ctx, const struct ynode *map,
 			    key->name, scope[s].refuse);
 			continue;
 		}
+		if (key->kind == CFG_REFUSED) {
+			cfg_error(ctx, k, "key \"%s\" %s is not supported: %s",
+			    key->name, in, key->what);
+			continue;
+		}
 		if (m->n == CFG_SEEN_MAX)
 			fatalx("%s: more than %d keys in one table", __func__,
 			    CFG_SEEN_MAX);
@@ -1253,16 +1252,25 @@ cfg_read_map(struct cfgctx *ctx, const struct ynode *map,
 	free(skip);
 }
 
-/* The value node a mapping gave a key, or NULL. */
-static const struct ynode *
-cfg_value(const struct cfg_map *m, const char *name)
+/* Where in *m a key is, m->n when the mapping did not have it. */
+static size_t
+cfg_index(const struct cfg_map *m, const char *name)
 {
 	size_t	 i;
 
 	for (i = 0; i < m->n; i++)
 		if (strcmp(m->key[i]->name, name) == 0)
-			return m->v[i];
-	return NULL;
+			break;
+	return i;
+}
+
+/* The value node a mapping gave a key, or NULL. */
+static const struct ynode *
+cfg_value(const struct cfg_map *m, const char *name)
+{
+	size_t	 i = cfg_index(m, name);
+
+	return i < m->n ? m->v[i] : NULL;
 }
 
 /* Report each required key of a table the mapping lacks, at a node. */
@@ -1312,6 +1320,7 @@ cfg_defaults(const struct cfg_key *keys, void *base)
 				*(char **)dst = xstrdup(keys->defstr);
 			break;
 		case CFG_INCLUDE:
+		case CFG_SECTION:
 			cfg_defaults(keys->table, dst);
 			break;
 		default:
@@ -1352,6 +1361,18 @@ cfg_same(const struct cfg_key *keys, const void *a, const void *b)
 			    ((const struct address *)y)->text))
 				return 0;
 			break;
+		case CFG_ADDRESSES:
+			if (!address_list_same(x, y))
+				return 0;
+			break;
+		case CFG_NETWORKS:
+			n = *(const size_t *)((const char *)a + keys->count);
+			if (n != *(const size_t *)((const char *)b +
+			    keys->count) || (n > 0 &&
+			    memcmp(*(struct cidr *const *)x,
+			    *(struct cidr *const *)y, n * sizeof(struct cidr))))
+				return 0;
+			break;
 		case CFG_HEADERS:
 			n = *(const size_t *)((const char *)a + keys->count);
 			if (n != *(const size_t *)((const char *)b +
@@ -1363,10 +1384,12 @@ cfg_same(const struct cfg_key *keys, const void *a, const void *b)
 					return 0;
 			break;
 		case CFG_INCLUDE:
+		case CFG_SECTION:
 			if (!cfg_same(keys->table, x, y))
 				return 0;
 			break;
 		case CFG_NODE:
+		case CFG_REFUSED:
 			break;
 		}
 	}
@@ -1398,6 +1421,14 @@ cfg_free(const struct cfg_key *keys, void *base)
 		case CFG_ADDRESS:
 			address_free(dst);
 			break;
+		case CFG_ADDRESSES:
+			address_list_free(dst);
+			break;
+		case CFG_NETWORKS:
+			free(*(struct cidr **)dst);
+			*(struct cidr **)dst = NULL;
+			*(size_t *)((char *)base + keys->count) = 0;
+			break;
 		case CFG_HEADERS:
 			n = (size_t *)((char *)base + keys->count);
 			for (i = 0; i < *n; i++)
@@ -1407,6 +1438,7 @@ cfg_free(const struct cfg_key *keys, void *base)
 			*n = 0;
 			break;
 		case CFG_INCLUDE:
+		case CFG_SECTION:
 			cfg_free(keys->table, dst);
 			break;
 		default:
@@ -1616,80 +1648,24 @@ static void
 parse_pool(struct cfgctx *ctx, struct pool *pool, const struct ynode *k,
     const struct ynode *v)
 {
-	const struct ynode *checks = NULL;
-	unsigned char	*skip;
-	unsigned long	 n;
-	char		 in[CONFIG_QUOTE_MAX + 16];
-	size_t		 i;
-	int		 seen_fastcgi = 0, seen_status_path = 0;
+	struct cfg_scope	 scope = { pool_keys, pool, NULL };
+	const struct ynode	*checks;
+	struct cfg_map		 m;
+	char			 where[CONFIG_QUOTE_MAX + 16];
+	char			 in[sizeof(where) + 4];
 
-	snprintf(in, sizeof(in), "in pool \"%s\"", pool->name);
-	skip = map_keys(ctx, v, "key");
-	for (i = 0; i < v->n / 2; i++) {
-		const struct ynode *key = v->kids[2 * i];
-		const struct ynode *val = v->kids[2 * i + 1];
+	snprintf(where, sizeof(where), "pool \"%s\"", pool->name);
+	snprintf(in, sizeof(in), "in %s", where);
+	cfg_read_map(ctx, v, &scope, 1, in, &m);
+	cfg_required(ctx, &m, pool_keys, k, where);
+	pool->have_fastcgi = pool->fastcgi.text != NULL;
+	pool->have_status_listen = pool->status_listen.text != NULL;
 
-		if (skip[i])
-			continue;
-		if (key_is(key, "fastcgi")) {
-			seen_fastcgi = 1;
-			if (get_address(ctx, "fastcgi", val,
-			    &pool->fastcgi) == 0)
-				pool->have_fastcgi = 1;
-		} else if (key_is(key, "status_path")) {
-			seen_status_path = 1;
-			if (get_scalar(ctx, "status_path", val,
-			    "a path starting with /") == -1)
-				continue;
-			if (val->str[0] != '/')
-				cfg_error(ctx, val, "status_path: expected a "
-				    "path starting with /");
-			else {
-				free(pool->status_path);
-				pool->status_path = xstrdup(val->str);
-			}
-		} else if (key_is(key, "status_listen")) {
-			if (get_address(ctx, "status_listen", val,
-			    &pool->status_listen) == 0)
-				pool->have_status_listen = 1;
-		} else if (key_is(key, "stuck_after"))
-			get_duration(ctx, "stuck_after", val,
-			    STUCK_AFTER_MIN_MS, STUCK_AFTER_MAX_MS,
-			    &pool->stuck_after_ms);
-		else if (key_is(key, "max_children")) {
-			if (get_uint(ctx, "max_children", val, 1, 100000,
-			    &n) == 0)
-				pool->max_children = (unsigned int)n;
-		} else if (key_is(key, "agent_listen"))
-			get_address_list(ctx, "agent_listen", val,
-			    &pool->agent_listen);
-		else if (key_is(key, "interval"))
-			get_duration(ctx, "interval", val, INTERVAL_MIN_MS,
-			    INTERVAL_MAX_MS, &pool->interval_ms);
-		else if (key_is(key, "timeout"))
-			get_duration(ctx, "timeout", val, TIMEOUT_MIN_MS,
-			    TIMEOUT_MAX_MS, &pool->timeout_ms);
-		else if (key_is(key, "rise")) {
-			if (get_uint(ctx, "rise", val, 1, 100, &n) == 0)
-				pool->rise = (unsigned int)n;
-		} else if (key_is(key, "fall")) {
-			if (get_uint(ctx, "fall", val, 1, 100, &n) == 0)
-				pool->fall = (unsigned int)n;
-		} else if (key_is(key, "checks"))
-			checks = val;
-		else
-			unknown_key(ctx, key, in);
-	}
-	free(skip);
 	/* After the pool's own keys: a check may take the pool's address. */
-	if (checks != NULL)
+	if ((checks = cfg_value(&m, "checks")) != NULL)
 		parse_checks(ctx, pool, checks);
-
-	if (!seen_fastcgi)
-		cfg_error(ctx, k, "pool \"%s\": missing required key "
-		    "\"fastcgi\"", pool->name);
-	if (TAILQ_EMPTY(&pool->checks) && !seen_status_path &&
-	    (checks == NULL || is_null(checks) ||
+	if (TAILQ_EMPTY(&pool->checks) && cfg_value(&m, "status_path") ==
+	    NULL && (checks == NULL || is_null(checks) ||
 	    (checks->kind == YN_SEQUENCE && checks->n == 0)))
 		cfg_error(ctx, k, "pool \"%s\": nothing to check (add checks "
 		    "or status_path)", pool->name);
@@ -1723,6 +1699,7 @@ parse_pools(struct cfgctx *ctx, const struct ynode *k, const struct ynode *v)
 		if (skip[i])
 			continue;
 		pool = xcalloc(1, sizeof(*pool));
+		cfg_defaults(pool_keys, pool);
 		TAILQ_INIT(&pool->checks);
 		pool->line = pk->line;
 		pool->col = pk->col;
@@ -1746,14 +1723,13 @@ parse_pools(struct cfgctx *ctx, const struct ynode *k, const struct ynode *v)
 	free(skip);
 }
 
-/* The top level: sections, then what must be there. */
+/* The top level: sections, then the pools, then what must be there. */
 static void
 parse_top(struct cfgctx *ctx, const struct ynode *root)
 {
-	struct config	*conf = ctx->conf;
-	unsigned char	*skip;
-	int		 have_pools = 0;
-	size_t		 i;
+	struct cfg_scope	 scope = { top_keys, ctx->conf, NULL };
+	struct cfg_map		 m;
+	size_t			 i;
 
 	if (root == NULL || is_null(root)) {
 		cfg_errorat(ctx, 1, 1, "missing required key \"pools\"");
@@ -1763,36 +1739,24 @@ parse_top(struct cfgctx *ctx, const struct ynode *root)
 		cfg_error(ctx, root, "expected a mapping at the top level");
 		return;
 	}
-	skip = map_keys(ctx, root, "key");
-	for (i = 0; i < root->n / 2; i++) {
-		const struct ynode *k = root->kids[2 * i];
-		const struct ynode *v = root->kids[2 * i + 1];
+	cfg_read_map(ctx, root, &scope, 1, "at the top level", &m);
+	if ((i = cfg_index(&m, "pools")) < m.n)
+		parse_pools(ctx, m.k[i], m.v[i]);
+	cfg_required(ctx, &m, top_keys, root, NULL);
+}
 
-		if (skip[i])
-			continue;
-		if (key_is(k, "agent"))
-			parse_agent(ctx, v);
-		else if (key_is(k, "control"))
-			parse_control(ctx, v);
-		else if (key_is(k, "user"))
-			get_string(ctx, "user", v, "a user name", 1,
-			    &conf->user);
-		else if (key_is(k, "group"))
-			get_string(ctx, "group", v, "a group name", 1,
-			    &conf->group);
-		else if (key_is(k, "http"))
-			parse_http(ctx, v);
-		else if (key_is(k, "defaults"))
-			parse_defaults(ctx, v);
-		else if (key_is(k, "pools")) {
-			have_pools = 1;
-			parse_pools(ctx, k, v);
-		} else
-			unknown_key(ctx, k, "at the top level");
-	}
-	free(skip);
-	if (!have_pools)
-		cfg_error(ctx, root, "missing required key \"pools\"");
+/* What a level leaves unset (0) it takes from the level above. */
+static void
+timing_inherit(struct timing *t, const struct timing *from)
+{
+	if (t->interval_ms == 0)
+		t->interval_ms = from->interval_ms;
+	if (t->timeout_ms == 0)
+		t->timeout_ms = from->timeout_ms;
+	if (t->rise == 0)
+		t->rise = from->rise;
+	if (t->fall == 0)
+		t->fall = from->fall;
 }
 
 /* Fill what was left unset: check, then pool, then defaults, then ours. */
@@ -1802,36 +1766,12 @@ resolve(struct config *conf)
 	struct pool	*pool;
 	struct check	*c;
 
-	if (conf->interval_ms == 0)
-		conf->interval_ms = DEFAULT_INTERVAL_MS;
-	if (conf->timeout_ms == 0)
-		conf->timeout_ms = DEFAULT_TIMEOUT_MS;
-	if (conf->rise == 0)
-		conf->rise = DEFAULT_RISE;
-	if (conf->fall == 0)
-		conf->fall = DEFAULT_FALL;
+	timing_inherit(&conf->timing, &builtin_timing);
 	TAILQ_FOREACH(pool, &conf->pools, entry) {
 		pool->admin_state = conf->admin_state;
-		if (pool->stuck_after_ms == 0)
-			pool->stuck_after_ms = DEFAULT_STUCK_AFTER_MS;
-		if (pool->interval_ms == 0)
-			pool->interval_ms = conf->interval_ms;
-		if (pool->timeout_ms == 0)
-			pool->timeout_ms = conf->timeout_ms;
-		if (pool->rise == 0)
-			pool->rise = conf->rise;
-		if (pool->fall == 0)
-			pool->fall = conf->fall;
-		TAILQ_FOREACH(c, &pool->checks, entry) {
-			if (c->interval_ms == 0)
-				c->interval_ms = pool->interval_ms;
-			if (c->timeout_ms == 0)
-				c->timeout_ms = pool->timeout_ms;
-			if (c->rise == 0)
-				c->rise = pool->rise;
-			if (c->fall == 0)
-				c->fall = pool->fall;
-		}
+		timing_inherit(&pool->timing, &conf->timing);
+		TAILQ_FOREACH(c, &pool->checks, entry)
+			timing_inherit(&c->timing, &pool->timing);
 	}
 }
 
@@ -1859,7 +1799,7 @@ config_load_buf(const char *name, const char *data, size_t len,
 
 	conf = xcalloc(1, sizeof(*conf));
 	conf->path = xstrdup(name);
-	conf->admin_state = ADMIN_SET;
+	cfg_defaults(top_keys, conf);
 	TAILQ_INIT(&conf->pools);
 	ctx.conf = conf;
 
@@ -1930,9 +1870,9 @@ config_load(const char *path, struct errlist *errs)
 }
 
 /*
- * Release a configuration: pools, their checks (the status sampler the
- * engine adds among them), addresses, strings.  Timers, probes and kept
- * connections are the engine's, released by hce_stop() before.
+ * Release a configuration: pools, their checks, addresses, strings.
+ * What the engine adds (the status sampler) and keeps (timers, probes,
+ * connections) it releases itself, in hce_stop(), before.
  */
 void
 config_free(struct config *conf)
@@ -1948,23 +1888,14 @@ config_free(struct config *conf)
 			TAILQ_REMOVE(&pool->checks, c, entry);
 			check_free(c);
 		}
+		cfg_free(pool_keys, pool);
 		free(pool->name);
-		address_free(&pool->fastcgi);
-		free(pool->status_path);
-		address_free(&pool->status_listen);
-		address_list_free(&pool->agent_listen);
 		fpm_status_free(&pool->workers.status);
 		free(pool->mark_reason);
 		free(pool);
 	}
+	cfg_free(top_keys, conf);
 	free(conf->path);
-	address_list_free(&conf->agent_listen);
-	free(conf->allow);
-	free(conf->control_socket);
-	free(conf->state_dir);
-	free(conf->user);
-	free(conf->group);
-	address_list_free(&conf->http_listen);
 	free(conf);
 }
 
@@ -2002,12 +1933,13 @@ config_warnings(const struct config *conf, struct errlist *warns)
 			    "lower its weight nor take it down", conf->path,
 			    pool->line, pool->col, pool->name);
 		TAILQ_FOREACH(c, &pool->checks, entry)
-			if (c != pool->sampler && c->timeout_ms > c->interval_ms)
+			if (c != pool->sampler &&
+			    c->timing.timeout_ms > c->timing.interval_ms)
 				errlist_add(warns, "%s:%d:%d: warning: check %s: "
 				    "timeout %ums is longer than interval %ums: a "
 				    "probe runs to its timeout and the start due "
 				    "meanwhile is skipped", conf->path, c->line,
-				    c->col, c->name, c->timeout_ms,
-				    c->interval_ms);
+				    c->col, c->name, c->timing.timeout_ms,
+				    c->timing.interval_ms);
 	}
 }

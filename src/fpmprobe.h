@@ -38,6 +38,8 @@
 #define INTERVAL_MAX_MS		(3600 * 1000)
 #define TIMEOUT_MIN_MS		10
 #define TIMEOUT_MAX_MS		(3600 * 1000)
+#define STUCK_AFTER_MIN_MS	100
+#define STUCK_AFTER_MAX_MS	(24 * 3600 * 1000)
 
 /* A result older than this many intervals no longer counts as fresh. */
 #define STALE_INTERVALS		3
@@ -215,9 +217,13 @@ enum cfg_kind {
 	CFG_CHOICE,	/* int: the value of one of choices */
 	CFG_WORD,	/* const char *: one of choices, as the table spells it */
 	CFG_ADDRESS,	/* struct address */
+	CFG_ADDRESSES,	/* struct address_list: one address or a sequence */
+	CFG_NETWORKS,	/* struct cidr *: one network or a sequence, at count */
 	CFG_HEADERS,	/* char ** of "Name: value", their number at count */
 	CFG_NODE,	/* read by the section's own code */
-	CFG_INCLUDE	/* the keys of table, for a struct at offset */
+	CFG_INCLUDE,	/* the keys of table, for a struct at offset */
+	CFG_SECTION,	/* a mapping of the keys of table, for one at offset */
+	CFG_REFUSED	/* known, and refused: what says instead what */
 };
 
 #define CFG_REQUIRED	0x1	/* "missing required key" without it */
@@ -240,14 +246,26 @@ struct cfg_key {
 	int			 flags;
 	const char		*what;		/* what a message says is expected */
 	const struct cfg_choice	*choices;	/* CFG_CHOICE, CFG_WORD */
-	const struct cfg_key	*table;		/* CFG_INCLUDE */
-	size_t			 count;		/* CFG_HEADERS: offset of the number */
+	const struct cfg_key	*table;		/* CFG_INCLUDE, CFG_SECTION */
+	size_t			 count;		/* lists: offset of their number */
 	int			 def;		/* numbers: before anything is read */
 	const char		*defstr;	/* strings: likewise */
 };
 
 /* What a check type's finish() may ask of config.c; config.c's own. */
 struct cfg_check;
+
+/*
+ * How often a check runs, how long it may take and how many results in
+ * a row turn it: set in defaults, a pool or a check, 0 where not set
+ * and then taken from the level above (config.c, resolve()).
+ */
+struct timing {
+	unsigned int		 interval_ms;
+	unsigned int		 timeout_ms;
+	unsigned int		 rise;
+	unsigned int		 fall;
+};
 
 /*
  * One table of operations per check type, collected in check_types[]
@@ -347,11 +365,7 @@ struct check {
 	void			*conf;		/* the type's settings, ops->keys */
 	int			 line;		/* where the config defines it */
 	int			 col;
-
-	unsigned int		 interval_ms;
-	unsigned int		 timeout_ms;
-	unsigned int		 rise;
-	unsigned int		 fall;
+	struct timing		 timing;
 
 	/* runtime */
 	struct event		*timer;
@@ -587,10 +601,7 @@ struct pool {
 	unsigned int		 stuck_after_ms;
 	unsigned int		 max_children;	/* 0: from the sample */
 	struct address_list	 agent_listen;
-	unsigned int		 interval_ms;
-	unsigned int		 timeout_ms;
-	unsigned int		 rise;
-	unsigned int		 fall;
+	struct timing		 timing;
 	struct check_list	 checks;
 	struct check		*sampler;	/* status_path set: fpm-status */
 	enum admin_state	 admin_state;	/* the config's, for answers */
@@ -617,10 +628,7 @@ struct config {
 	char			*user;
 	char			*group;
 	struct address_list	 http_listen;
-	unsigned int		 interval_ms;
-	unsigned int		 timeout_ms;
-	unsigned int		 rise;
-	unsigned int		 fall;
+	struct timing		 timing;	/* defaults: */
 	struct pool_list	 pools;
 	size_t			 npools;
 };
@@ -729,6 +737,7 @@ struct config	*config_load_buf(const char *, const char *, size_t,
 void		 config_free(struct config *);
 struct pool	*config_find_pool(struct config *, const char *);
 void		 config_warnings(const struct config *, struct errlist *);
+extern const struct cfg_key timing_keys[];
 void		 cfg_defaults(const struct cfg_key *, void *);
 int		 cfg_same(const struct cfg_key *, const void *, const void *);
 void		 cfg_free(const struct cfg_key *, void *);

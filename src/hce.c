@@ -92,7 +92,7 @@ probe_reason(const struct check *c, enum probe_result r, enum probe_phase ph,
 
 	if (r == PR_TIMEOUT)
 		snprintf(text, sizeof(text), "%s: timeout after %ums in %s%s%s",
-		    c->name, c->timeout_ms, probe_phase_str(ph),
+		    c->name, c->timing.timeout_ms, probe_phase_str(ph),
 		    detail[0] != '\0' ? ", " : "", detail);
 	else if (detail[0] != '\0')
 		snprintf(text, sizeof(text), "%s: %s %s", c->name,
@@ -231,7 +231,7 @@ probe_start(struct check *c)
 	p->base = hce_base;
 	p->fd = -1;
 	p->start_us = now_us();
-	p->deadline_us = p->start_us + (uint64_t)c->timeout_ms * 1000;
+	p->deadline_us = p->start_us + (uint64_t)c->timing.timeout_ms * 1000;
 	c->probe = p;
 	c->ops->start(p);
 }
@@ -248,7 +248,7 @@ hce_tick(int fd, short ev, void *arg)
 	struct check	*c = arg;
 	uint64_t	 now = now_us();
 
-	hce_schedule(c, c->interval_ms);
+	hce_schedule(c, c->timing.interval_ms);
 	/* Every check type ends at its deadline; this only guards that. */
 	if (c->probe != NULL && now > c->probe->deadline_us + OVERRUN_US)
 		probe_fail(c->probe, PR_TIMEOUT, "still running %llums past "
@@ -356,20 +356,24 @@ hce_start(struct event_base *base, struct config *conf)
 			if (!c->st.have_result)
 				check_init(c);
 			hce_schedule(c, (unsigned int)(random() %
-			    (c->interval_ms + 1)));
+			    (c->timing.interval_ms + 1)));
 		}
 		policy_update(pool, now_us());
 	}
 }
 
-/* Stop every probe and timer and release what checks keep. */
+/*
+ * Stop every probe and timer, release what checks keep, and take back
+ * the status samplers pool_prepare() added: the configuration is as it
+ * was loaded, for config_free().
+ */
 void
 hce_stop(struct config *conf)
 {
 	struct pool	*pool;
 	struct check	*c;
 
-	TAILQ_FOREACH(pool, &conf->pools, entry)
+	TAILQ_FOREACH(pool, &conf->pools, entry) {
 		TAILQ_FOREACH(c, &pool->checks, entry) {
 			if (c->probe != NULL) {
 				c->probe->done = 1;
@@ -384,6 +388,12 @@ hce_stop(struct config *conf)
 			}
 			c->ops->free(c);
 		}
+		if (pool->sampler != NULL) {
+			TAILQ_REMOVE(&pool->checks, pool->sampler, entry);
+			check_free(pool->sampler);
+			pool->sampler = NULL;
+		}
+	}
 }
 
 /*

@@ -181,10 +181,10 @@ test_full(void)
 		return;
 	}
 	is_str(conf->path, "x.yml", "path kept");
-	is_int(conf->interval_ms, 3000, "defaults interval");
-	is_int(conf->timeout_ms, 2000, "defaults timeout");
-	is_int(conf->rise, 4, "defaults rise");
-	is_int(conf->fall, 6, "defaults fall");
+	is_int(conf->timing.interval_ms, 3000, "defaults interval");
+	is_int(conf->timing.timeout_ms, 2000, "defaults timeout");
+	is_int(conf->timing.rise, 4, "defaults rise");
+	is_int(conf->timing.fall, 6, "defaults fall");
 	is_int(conf->agent_listen.n, 1, "agent.listen as one scalar");
 	is_str(conf->agent_listen.addr[0].text, "*:9777", "agent.listen text");
 	is_int(conf->nallow, 2, "agent.allow: two networks");
@@ -228,10 +228,10 @@ test_full(void)
 	    "agent_listen unix");
 	ok(www->agent_listen.addr[1].ss.ss_family == AF_UNIX,
 	    "agent_listen unix family");
-	is_int(www->interval_ms, 1000, "pool interval: its own");
-	is_int(www->timeout_ms, 2000, "pool timeout: from defaults");
-	is_int(www->rise, 3, "pool rise: its own");
-	is_int(www->fall, 6, "pool fall: from defaults");
+	is_int(www->timing.interval_ms, 1000, "pool interval: its own");
+	is_int(www->timing.timeout_ms, 2000, "pool timeout: from defaults");
+	is_int(www->timing.rise, 3, "pool rise: its own");
+	is_int(www->timing.fall, 6, "pool fall: from defaults");
 	is_int(www->admin_state, ADMIN_LEAVE, "pool admin_state from agent");
 	ok(www->sampler == NULL, "no sampler yet: the engine adds it");
 
@@ -257,10 +257,10 @@ test_full(void)
 	is_str(FCGI(app)->query, "deep=1", "query");
 	is_int(FCGI(app)->expect_status, 204, "expect_status");
 	is_str(FCGI(app)->expect_body, "OK", "expect_body");
-	is_int(app->interval_ms, 1000, "check interval: the pool's");
-	is_int(app->timeout_ms, 250, "check timeout: its own");
-	is_int(app->rise, 3, "check rise: the pool's");
-	is_int(app->fall, 6, "check fall: the defaults'");
+	is_int(app->timing.interval_ms, 1000, "check interval: the pool's");
+	is_int(app->timing.timeout_ms, 250, "check timeout: its own");
+	is_int(app->timing.rise, 3, "check rise: the pool's");
+	is_int(app->timing.fall, 6, "check fall: the defaults'");
 	ok(app->ops->conf_size == sizeof(struct fcgi_conf),
 	    "settings: the fastcgi type's, no database keys");
 
@@ -271,17 +271,17 @@ test_full(void)
 	    "unset strings stay NULL");
 	is_int(FCGI(other)->expect_status, DEFAULT_EXPECT_STATUS,
 	    "expect_status default");
-	is_int(other->interval_ms, 60000, "check interval: its own");
-	is_int(other->timeout_ms, 2000, "check timeout: the defaults'");
-	is_int(other->rise, 3, "check rise: the pool's");
-	is_int(other->fall, 5, "check fall: its own");
+	is_int(other->timing.interval_ms, 60000, "check interval: its own");
+	is_int(other->timing.timeout_ms, 2000, "check timeout: the defaults'");
+	is_int(other->timing.rise, 3, "check rise: the pool's");
+	is_int(other->timing.fall, 5, "check fall: its own");
 
 	ok(TAILQ_EMPTY(&bare->checks), "a pool with status_path only");
 	ok(bare->fastcgi.ss.ss_family == AF_INET6, "[::1]:9001 is IPv6");
 	is_int(bare->stuck_after_ms, DEFAULT_STUCK_AFTER_MS,
 	    "stuck_after default");
 	is_int(bare->max_children, 0, "max_children unset");
-	is_int(bare->interval_ms, 3000, "pool interval: the defaults'");
+	is_int(bare->timing.interval_ms, 3000, "pool interval: the defaults'");
 	ok(!bare->have_status_listen, "no status_listen");
 out:
 	config_free(conf);
@@ -303,12 +303,12 @@ test_builtin_defaults(void)
 	if (conf == NULL)
 		return;
 	c = TAILQ_FIRST(&TAILQ_FIRST(&conf->pools)->checks);
-	is_int(conf->interval_ms, DEFAULT_INTERVAL_MS, "built-in interval");
-	is_int(conf->timeout_ms, DEFAULT_TIMEOUT_MS, "built-in timeout");
-	is_int(c->interval_ms, DEFAULT_INTERVAL_MS, "check: built-in interval");
-	is_int(c->timeout_ms, DEFAULT_TIMEOUT_MS, "check: built-in timeout");
-	is_int(c->rise, DEFAULT_RISE, "check: built-in rise");
-	is_int(c->fall, DEFAULT_FALL, "check: built-in fall");
+	is_int(conf->timing.interval_ms, DEFAULT_INTERVAL_MS, "built-in interval");
+	is_int(conf->timing.timeout_ms, DEFAULT_TIMEOUT_MS, "built-in timeout");
+	is_int(c->timing.interval_ms, DEFAULT_INTERVAL_MS, "check: built-in interval");
+	is_int(c->timing.timeout_ms, DEFAULT_TIMEOUT_MS, "check: built-in timeout");
+	is_int(c->timing.rise, DEFAULT_RISE, "check: built-in rise");
+	is_int(c->timing.fall, DEFAULT_FALL, "check: built-in fall");
 	is_int(conf->admin_state, ADMIN_SET, "admin_state: set");
 	is_int(conf->agent_listen.n, 0, "no agent port is fine (--once)");
 	config_free(conf);
