@@ -65,6 +65,7 @@
 #define AGENT_REPLY_MAX		(REASON_MAX + 32)
 #define DETAIL_MAX		256
 #define PASSWORD_MAX		1024	/* bytes of a password_file */
+#define CONFIG_QUOTE_MAX	64	/* user text quoted in a message */
 
 /* Latency samples kept per check, for p50/p99/max. */
 #define LATENCY_WINDOW		256
@@ -85,6 +86,7 @@ struct probe;
 struct config;
 struct fpm_status;
 struct listener_set;
+struct cfgmsg;
 
 /* A growable byte buffer; data is always NUL-terminated for convenience. */
 struct buf {
@@ -201,9 +203,9 @@ enum probe_phase {
 };
 
 /*
- * What a configuration key holds, and so how config.c reads, compares
- * and frees it.  A check type lists its keys in a table of struct
- * cfg_key; the value of each lives at its offset in the type's settings.
+ * What a configuration key holds, and so how ynode.c reads, defaults,
+ * compares and frees it.  A section or a check type lists its keys in a
+ * table of struct cfg_key; each value lives at its offset in a struct.
  */
 enum cfg_kind {
 	CFG_STRING = 0,	/* char *; min 1 refuses "" */
@@ -254,6 +256,36 @@ struct cfg_key {
 
 /* What a check type's finish() may ask of config.c; config.c's own. */
 struct cfg_check;
+
+/* A node of the YAML document (ynode.c); a mapping's kids are key, value. */
+enum ynode_kind {
+	YN_SCALAR = 0,
+	YN_SEQUENCE,
+	YN_MAPPING
+};
+
+struct ynode {
+	enum ynode_kind	  kind;
+	int		  line;		/* 1-based */
+	int		  col;
+	int		  plain;	/* an unquoted scalar, which may be null */
+	char		 *str;		/* scalars: NUL-terminated, may hold NULs */
+	size_t		  len;
+	struct ynode	**kids;
+	size_t		  n;
+	size_t		  cap;
+};
+
+/* What the reader of one document carries around. */
+struct cfgctx {
+	const char	*name;		/* file name for messages */
+	const char	*data;
+	size_t		 len;
+	struct errlist	*errs;
+	struct cfgmsg	*msgs;		/* ynode.c's, to sort */
+	size_t		 nerr;		/* found, kept or not */
+	struct config	*conf;
+};
 
 /*
  * How often a check runs, how long it may take and how many results in
@@ -738,12 +770,32 @@ void		 config_free(struct config *);
 struct pool	*config_find_pool(struct config *, const char *);
 void		 config_warnings(const struct config *, struct errlist *);
 extern const struct cfg_key timing_keys[];
-void		 cfg_defaults(const struct cfg_key *, void *);
-int		 cfg_same(const struct cfg_key *, const void *, const void *);
-void		 cfg_free(const struct cfg_key *, void *);
 int		 cfg_seen(const struct cfg_check *, const char *);
 void		 cfg_check_error(struct cfg_check *, const char *,
 		    const char *, ...) __attribute__((format(printf, 3, 4)));
+
+/* ynode.c */
+void	 cfg_error(struct cfgctx *, const struct ynode *, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	 cfg_errorat(struct cfgctx *, int, int, const char *, ...)
+	    __attribute__((format(printf, 4, 5)));
+void	 cfg_flush(struct cfgctx *);
+struct ynode *ynode_read(struct cfgctx *, int *);
+void	 ynode_free(struct ynode *);
+const char *ynode_quote(const struct ynode *, char *, size_t);
+int	 ynode_null(const struct ynode *);
+int	 ynode_is(const struct ynode *, const char *);
+unsigned char *ynode_keys(struct cfgctx *, const struct ynode *,
+	    const char *);
+void	 ynode_dups(const struct ynode *const *, size_t, unsigned char *);
+int	 ynode_mapping(struct cfgctx *, const char *, const struct ynode *);
+int	 ynode_scalar(struct cfgctx *, const char *, const struct ynode *,
+	    const char *);
+void	 ynode_value(struct cfgctx *, const struct cfg_key *,
+	    const struct ynode *, void *);
+void	 cfg_defaults(const struct cfg_key *, void *);
+int	 cfg_same(const struct cfg_key *, const void *, const void *);
+void	 cfg_free(const struct cfg_key *, void *);
 
 /* check.c */
 extern const struct check_ops *const check_types[];
