@@ -67,7 +67,6 @@ struct http_probe {
 
 static void	http_start(struct probe *);
 static void	http_abort(struct probe *);
-static void	http_free(struct check *);
 static void	http_deadline(int, short, void *);
 static void	http_finish(struct probe *, CURLcode);
 static void	http_judge(struct probe *, struct http_probe *);
@@ -88,7 +87,6 @@ const struct check_ops check_http_ops = {
 #ifdef HAVE_CURL
 	.start = http_start,
 	.abort = http_abort,
-	.free = http_free,
 #endif
 };
 
@@ -441,11 +439,5 @@ http_abort(struct probe *p)
 		event_free(http_timer);
 		http_timer = NULL;
 	}
-}
-
-/* HTTP checks keep nothing between probes. */
-static void
-http_free(struct check *c)
-{
 }
 #endif /* HAVE_CURL */

@@ -187,7 +187,7 @@ my_start(struct probe *p)
 	ps->connections = -1;
 	p->ctx = ps;
 
-	if (keep->mysql != NULL && !mc->db.reconnect_always) {
+	if (keep->mysql != NULL && db_reuse(&mc->db, 1)) {
 		ps->reused = 1;
 		my_query(p, MYS_QUERY);
 		return;
@@ -307,18 +307,16 @@ my_wait(struct probe *p, int status)
 {
 	struct my_probe	*ps = p->ctx;
 	MYSQL		*mysql = ps->keep->mysql;
-	struct timeval	 tv;
-	uint64_t	 now = now_us(), left, lib;
+	uint64_t	 now = now_us(), until = p->deadline_us, lib;
 	short		 what = 0;
 	int		 fd = -1;
 
-	left = now >= p->deadline_us ? 0 : p->deadline_us - now;
 	ps->want = status;
 	ps->lib_timeout = 0;
 	if (status & MYSQL_WAIT_TIMEOUT) {
 		lib = (uint64_t)mysql_get_timeout_value_ms(mysql) * 1000;
-		if (lib < left) {
-			left = lib;
+		if (now + lib < until) {
+			until = now + lib;
 			ps->lib_timeout = 1;
 		}
 	}
@@ -331,16 +329,9 @@ my_wait(struct probe *p, int status)
 		p->phase = PH_AUTH;
 	if (what != 0)
 		fd = (int)mysql_get_socket(mysql);
-	if (p->ev != NULL)
-		event_free(p->ev);
-	if ((p->ev = event_new(p->base, fd, what, my_io, p)) == NULL)
-		fatalx("event_new");
-	tv.tv_sec = (time_t)(left / 1000000);
-	tv.tv_usec = (suseconds_t)(left % 1000000);
 	/* The loop's cached time may be late: the timer counts from now. */
 	event_base_update_cache_time(p->base);
-	if (event_add(p->ev, &tv) == -1)
-		fatalx("event_add");
+	event_again(&p->ev, p->base, fd, what, my_io, p, until);
 }
 
 /* The socket is ready or a timer fired: resume the library call. */
@@ -703,8 +694,8 @@ my_abort(struct probe *p)
 
 	if (ps == NULL)
 		return;
-	if (!ps->keep_ok ||
-	    ((const struct my_conf *)p->check->conf)->db.reconnect_always)
+	if (!db_reuse(&((const struct my_conf *)p->check->conf)->db,
+	    ps->keep_ok))
 		my_close_conn(p, !ps->busy);
 	else if (p->ev != NULL) {
 		event_free(p->ev);

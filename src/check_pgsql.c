@@ -174,7 +174,7 @@ pg_start(struct probe *p)
 		pg_connect_wait(p, keep->want);
 		return;
 	}
-	if (keep->conn != NULL && !pc->db.reconnect_always &&
+	if (keep->conn != NULL && db_reuse(&pc->db, 1) &&
 	    PQstatus(keep->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(keep->conn) == PQTRANS_IDLE) {
 		ps->reused = 1;
@@ -309,19 +309,9 @@ pg_connect_detach(struct probe *p)
 static void
 pg_background_arm(struct check *c, struct pg_keep *keep)
 {
-	struct timeval	 tv;
-	uint64_t	 now = now_us(), end, left;
-
-	end = keep->connect_start_us + PG_BACKGROUND_CONNECT_MS * 1000ULL;
-	left = now < end ? end - now : 0;
-	tv.tv_sec = (time_t)(left / 1000000);
-	tv.tv_usec = (suseconds_t)(left % 1000000);
-	if (keep->ev != NULL)
-		event_free(keep->ev);
-	keep->ev = event_new(keep->base, PQsocket(keep->conn), keep->want,
-	    pg_background_poll, c);
-	if (keep->ev == NULL || event_add(keep->ev, &tv) == -1)
-		fatalx("pg: event_new");
+	event_again(&keep->ev, keep->base, PQsocket(keep->conn), keep->want,
+	    pg_background_poll, c, keep->connect_start_us +
+	    PG_BACKGROUND_CONNECT_MS * 1000ULL);
 }
 
 /* Drive a login between probes; give it up at its limit or on error. */
@@ -744,10 +734,10 @@ pg_abort(struct probe *p)
 	if (ps == NULL)
 		return;
 	if (ps->state == PGS_CONNECT && ps->keep->conn != NULL &&
-	    !pc->db.reconnect_always &&
+	    db_reuse(&pc->db, 1) &&
 	    PQstatus(ps->keep->conn) != CONNECTION_BAD)
 		pg_connect_detach(p);
-	else if (!ps->keep_ok || pc->db.reconnect_always)
+	else if (!db_reuse(&pc->db, ps->keep_ok))
 		pg_close_conn(p);
 	else {
 		if (p->ev != NULL) {

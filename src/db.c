@@ -1,7 +1,7 @@
 /*
  * What the two database checks, pgsql and mysql, share: the keys both
- * read, the capacity audit's schedule and what it last read, kept
- * between probes, and what a report makes of it.  The audit reads the server's connection limit
+ * read, whether a connection is kept, the capacity audit's schedule and
+ * what it last read, kept between probes, and what a report makes of it.  The audit reads the server's connection limit
  * and use now and then, after a successful query; the report adds up
  * the max_children of the pools whose checks use the same server, and
  * warns when together they could open more connections than it allows,
@@ -61,6 +61,16 @@ db_keep(struct check *c, size_t size)
 	keep->connections = -1;
 	c->keep = keep;
 	return keep;
+}
+
+/*
+ * May the connection be used again: after a probe that left it idle
+ * (idle), unless the check connects anew every time (reconnect: always)?
+ */
+int
+db_reuse(const struct db_conf *dc, int idle)
+{
+	return idle && !dc->reconnect_always;
 }
 
 /*

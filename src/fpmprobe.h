@@ -318,9 +318,9 @@ struct check_ops {
 	void		(*finish)(struct check *, struct cfg_check *);
 	/* Begin a probe; ends in probe_done() now or later (NULL: not built). */
 	void		(*start)(struct probe *);
-	/* Release the probe's I/O state; idempotent. */
+	/* Release the probe's I/O state but its fd; idempotent (or NULL). */
 	void		(*abort)(struct probe *);
-	/* Release what the check keeps between probes (c->keep). */
+	/* Release what the check keeps between probes, c->keep (or NULL). */
 	void		(*free)(struct check *);
 	/*
 	 * Add the type's own lines to a report (b NULL: none); returns 1
@@ -332,20 +332,21 @@ struct check_ops {
 	void		(*target)(const struct check *, char *, size_t);
 };
 
-/* A running probe: one per check at most. */
+/*
+ * A running probe: one per check at most.  Its state, beyond the phase
+ * a timeout names, is the check type's own, behind ctx.
+ */
 struct probe {
 	struct check		*check;
 	struct event_base	*base;
 	int			 fd;
 	struct event		*ev;
-	int			 state;		/* the check type's own */
 	enum probe_phase	 phase;
 	uint64_t		 start_us;	/* CLOCK_MONOTONIC */
 	uint64_t		 deadline_us;
 	uint64_t		 connect_us;	/* durations from start */
 	uint64_t		 first_byte_us;
 	uint64_t		 total_us;
-	enum probe_result	 result;
 	char			 detail[DETAIL_MAX];
 	struct buf		 out;
 	size_t			 out_off;
@@ -389,6 +390,11 @@ struct check_status {
 	unsigned int		 lat_pos;
 };
 
+/*
+ * What every check has, whatever its type (check.c): the type's own
+ * settings are behind conf, what the type keeps between probes (a
+ * database connection, a request it built) behind keep.
+ */
 struct check {
 	TAILQ_ENTRY(check)	 entry;
 	struct pool		*pool;
@@ -729,6 +735,8 @@ int	 xasprintf(char **, const char *, ...)
 
 /* util.c */
 uint64_t now_us(void);
+uint64_t event_again(struct event **, struct event_base *, int, short,
+	    event_callback_fn, void *, uint64_t);
 void	 buf_add(struct buf *, const void *, size_t);
 void	 buf_addstr(struct buf *, const char *);
 void	 buf_printf(struct buf *, const char *, ...)
@@ -879,6 +887,7 @@ int	 sock_connect(struct probe *, const struct address *);
 /* db.c */
 extern const struct cfg_key db_keys[];
 void	*db_keep(struct check *, size_t);
+int	 db_reuse(const struct db_conf *, int);
 int	 db_audit_due(struct db_keep *, uint64_t);
 void	 db_audit_done(struct db_keep *, int64_t, int64_t);
 int	 db_report(struct buf *, struct config *, const struct check *, int);

@@ -128,26 +128,14 @@ probe_expired(struct probe *p)
 
 /*
  * Re-arm the probe's event on its fd for the time that is left of its
- * deadline (relayd's event_again()): a peer that trickles bytes still
- * runs out of time.  Returns -1 when the deadline has already passed;
- * the callback then sees EV_TIMEOUT at once.
+ * one deadline.  Returns -1 when the deadline has already passed; the
+ * callback then sees EV_TIMEOUT at once.
  */
 int
 probe_again(struct probe *p, short what, event_callback_fn cb)
 {
-	struct timeval	 tv;
-	uint64_t	 left = probe_left_us(p);
-
-	if (p->ev != NULL)
-		event_free(p->ev);
-	p->ev = event_new(p->base, p->fd, what, cb, p);
-	if (p->ev == NULL)
-		fatalx("event_new");
-	tv.tv_sec = (time_t)(left / 1000000);
-	tv.tv_usec = (suseconds_t)(left % 1000000);
-	if (event_add(p->ev, &tv) == -1)
-		fatalx("event_add");
-	return left == 0 ? -1 : 0;
+	return event_again(&p->ev, p->base, p->fd, what, cb, p,
+	    p->deadline_us) == 0 ? -1 : 0;
 }
 
 /* Release the probe's fd, event and buffers; idempotent. */
@@ -198,9 +186,9 @@ probe_done(struct probe *p, enum probe_result r)
 	if (p->done)
 		return;
 	p->done = 1;
-	p->result = r;
 	p->total_us = now - p->start_us;
-	c->ops->abort(p);
+	if (c->ops->abort != NULL)
+		c->ops->abort(p);
 	memset(&o, 0, sizeof(o));
 	o.result = r;
 	o.phase = p->phase;
@@ -377,7 +365,8 @@ hce_stop(struct config *conf)
 		TAILQ_FOREACH(c, &pool->checks, entry) {
 			if (c->probe != NULL) {
 				c->probe->done = 1;
-				c->ops->abort(c->probe);
+				if (c->ops->abort != NULL)
+					c->ops->abort(c->probe);
 				probe_close(c->probe);
 				free(c->probe);
 				c->probe = NULL;
@@ -386,7 +375,8 @@ hce_stop(struct config *conf)
 				event_free(c->timer);
 				c->timer = NULL;
 			}
-			c->ops->free(c);
+			if (c->ops->free != NULL)
+				c->ops->free(c);
 		}
 		if (pool->sampler != NULL) {
 			TAILQ_REMOVE(&pool->checks, pool->sampler, entry);
