@@ -31,12 +31,6 @@
 
 #include "fpmprobe.h"
 
-enum agent_state {
-	AGENT_READ_NAME,
-	AGENT_WRITE,
-	AGENT_LINGER
-};
-
 /*
  * One agent connection.  It holds no pointer to its listener or into the
  * configuration, so that a reload may close or change either under it.
@@ -44,7 +38,6 @@ enum agent_state {
 struct agent_conn {
 	int			 fd;
 	struct event		*ev;
-	enum agent_state	 state;
 	char			 line[AGENT_LINE_MAX];
 	size_t			 linelen;
 	char			 reply[AGENT_REPLY_MAX];
@@ -167,7 +160,6 @@ agent_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		agent_answer(ac, l->serves, NULL);
 		return;
 	}
-	ac->state = AGENT_READ_NAME;
 	ac->deadline_us = now_us() + AGENT_READ_TIMEOUT_MS * 1000;
 	agent_read_name(fd, EV_READ, ac);
 }
@@ -285,7 +277,6 @@ agent_answer(struct agent_conn *ac, struct pool *pool, const char *name)
 		    name);
 		agent_answers[POOL_DRAIN + 1]++;
 	}
-	ac->state = AGENT_WRITE;
 	ac->deadline_us = now_us() + AGENT_LINGER_MS * 1000;
 	agent_write(ac->fd, EV_WRITE, ac);
 }
@@ -316,7 +307,6 @@ agent_write(int fd, short ev, void *arg)
 		}
 		ac->sent += (size_t)n;
 	}
-	ac->state = AGENT_LINGER;
 	shutdown(fd, SHUT_WR);
 	agent_linger(fd, EV_READ, ac);
 }
@@ -353,18 +343,8 @@ agent_linger(int fd, short ev, void *arg)
 static void
 agent_arm(struct agent_conn *ac, short what, event_callback_fn cb)
 {
-	struct timeval	 tv = { 0, 0 };
-	uint64_t	 now = now_us(), left;
-
-	left = now < ac->deadline_us ? ac->deadline_us - now : 0;
-	tv.tv_sec = (time_t)(left / 1000000);
-	tv.tv_usec = (suseconds_t)(left % 1000000);
-
-	if (ac->ev != NULL)
-		event_free(ac->ev);
-	if ((ac->ev = event_new(agent_base, ac->fd, what, cb, ac)) == NULL)
-		fatalx("event_new");
-	event_add(ac->ev, &tv);
+	event_again(&ac->ev, agent_base, ac->fd, what, cb, ac,
+	    ac->deadline_us);
 }
 
 /* Release a connection. */

@@ -49,23 +49,92 @@ static void	fpm_status_finish(struct probe *, struct fcgi_probe *,
 static int	fcgi_sink_out(void *, const uint8_t *, size_t);
 static int	fcgi_sink_err(void *, const uint8_t *, size_t);
 static const struct buf *fcgi_request(struct check *);
+static void	fcgi_conf_finish(struct check *, struct cfg_check *);
+
+#define FC(field)	offsetof(struct fcgi_conf, field)
+
+static const struct cfg_key fcgi_keys[] = {
+	{ .name = "script", .kind = CFG_FILE, .offset = FC(script),
+	  .flags = CFG_REQUIRED },
+	{ .name = "uri", .kind = CFG_URI, .offset = FC(uri) },
+	{ .name = "query", .kind = CFG_STRING, .offset = FC(query),
+	  .what = "a string" },
+	{ .name = "expect_status", .kind = CFG_UINT,
+	  .offset = FC(expect_status), .min = 100, .max = 999,
+	  .def = DEFAULT_EXPECT_STATUS },
+	{ .name = "expect_body", .kind = CFG_STRING, .offset = FC(expect_body),
+	  .what = "a string" },
+	{ .name = "address", .kind = CFG_ADDRESS, .offset = FC(address) },
+	{ .name = NULL }
+};
 
 const struct check_ops check_fcgi_ops = {
 	.name = "fastcgi",
-	.type = CHECK_FASTCGI,
+	.keys = fcgi_keys,
+	.conf_size = sizeof(struct fcgi_conf),
 	.real_path = 1,
+	.finish = fcgi_conf_finish,
 	.start = fcgi_start,
 	.abort = fcgi_abort,
 	.free = fcgi_free,
 };
 
+/* The pool's status sampler: not in check_types[], made by the engine. */
 const struct check_ops check_fpm_status_ops = {
 	.name = "fpm-status",
-	.type = CHECK_FPM_STATUS,
+	.keys = fcgi_keys,
+	.conf_size = sizeof(struct fcgi_conf),
 	.start = fcgi_start,
 	.abort = fcgi_abort,
 	.free = fcgi_free,
 };
+
+/*
+ * A fastcgi check talks to the pool unless it names an address, and
+ * asks for / and the script's name unless it gives a uri.
+ */
+static void
+fcgi_conf_finish(struct check *c, struct cfg_check *cc)
+{
+	struct fcgi_conf	*fc = c->conf;
+	const char		*base;
+
+	if (fc->address.text == NULL && c->pool->have_fastcgi) {
+		fc->address = c->pool->fastcgi;
+		fc->address.text = xstrdup(c->pool->fastcgi.text);
+	}
+	if (fc->uri == NULL && fc->script != NULL) {
+		base = strrchr(fc->script, '/');
+		xasprintf(&fc->uri, "/%s", base + 1);
+	}
+}
+
+/*
+ * The status-page sampler of a pool with status_path: its page, through
+ * status_listen when given (which still answers when every worker is
+ * busy), read as a FastCGI round trip.
+ */
+struct check *
+check_fpm_status_new(struct pool *pool)
+{
+	struct check		*c;
+	struct fcgi_conf	*fc;
+	const struct address	*a;
+
+	c = check_new(pool, &check_fpm_status_ops);
+	c->name = xstrdup("status");
+	c->line = pool->line;
+	c->col = pool->col;
+	c->timing = pool->timing;
+	fc = c->conf;
+	a = pool->have_status_listen ? &pool->status_listen : &pool->fastcgi;
+	fc->address = *a;
+	fc->address.text = xstrdup(a->text);
+	fc->script = xstrdup(pool->status_path);
+	fc->uri = xstrdup(pool->status_path);
+	fc->query = xstrdup("full");
+	return c;
+}
 
 /*
  * Open a non-blocking connection to an address.  Returns 0 when the
@@ -102,7 +171,8 @@ sock_connect(struct probe *p, const struct address *a)
 static const struct buf *
 fcgi_request(struct check *c)
 {
-	struct buf		*req = c->conn;
+	const struct fcgi_conf	*fc = c->conf;
+	struct buf		*req = c->keep;
 	struct fcgi_param	 params[16];
 	char			*uri = NULL, *root, *slash;
 	size_t			 n = 0;
@@ -110,11 +180,11 @@ fcgi_request(struct check *c)
 	if (req != NULL)
 		return req;
 	req = xcalloc(1, sizeof(*req));
-	if (c->query != NULL && c->query[0] != '\0')
-		xasprintf(&uri, "%s?%s", c->uri, c->query);
+	if (fc->query != NULL && fc->query[0] != '\0')
+		xasprintf(&uri, "%s?%s", fc->uri, fc->query);
 	else
-		uri = xstrdup(c->uri);
-	root = xstrdup(c->script != NULL ? c->script : "/");
+		uri = xstrdup(fc->uri);
+	root = xstrdup(fc->script != NULL ? fc->script : "/");
 	if ((slash = strrchr(root, '/')) != NULL)
 		slash[slash == root ? 1 : 0] = '\0';
 
@@ -128,13 +198,13 @@ fcgi_request(struct check *c)
 	params[n++] = (struct fcgi_param){ "REMOTE_ADDR", "127.0.0.1" };
 	params[n++] = (struct fcgi_param){ "REQUEST_METHOD", "GET" };
 	params[n++] = (struct fcgi_param){ "SCRIPT_FILENAME",
-	    c->script != NULL ? c->script : c->uri };
-	params[n++] = (struct fcgi_param){ "SCRIPT_NAME", c->uri };
+	    fc->script != NULL ? fc->script : fc->uri };
+	params[n++] = (struct fcgi_param){ "SCRIPT_NAME", fc->uri };
 	params[n++] = (struct fcgi_param){ "REQUEST_URI", uri };
-	params[n++] = (struct fcgi_param){ "DOCUMENT_URI", c->uri };
+	params[n++] = (struct fcgi_param){ "DOCUMENT_URI", fc->uri };
 	params[n++] = (struct fcgi_param){ "DOCUMENT_ROOT", root };
 	params[n++] = (struct fcgi_param){ "QUERY_STRING",
-	    c->query != NULL ? c->query : "" };
+	    fc->query != NULL ? fc->query : "" };
 	params[n++] = (struct fcgi_param){ "CONTENT_LENGTH", "0" };
 	params[n++] = (struct fcgi_param){ "HTTP_USER_AGENT",
 	    "fpmprobe/" PACKAGE_VERSION };
@@ -144,7 +214,7 @@ fcgi_request(struct check *c)
 	fcgi_encode_stream(req, FCGI_STDIN, FCGI_REQUEST_ID, NULL, 0);
 	free(uri);
 	free(root);
-	c->conn = req;
+	c->keep = req;
 	return req;
 }
 
@@ -166,11 +236,12 @@ fcgi_start(struct probe *p)
 static void
 fcgi_open(struct probe *p)
 {
-	struct timeval	 tv = { 0, CONNECT_RETRY_US };
-	int		 rv;
+	const struct fcgi_conf	*fc = p->check->conf;
+	struct timeval		 tv = { 0, CONNECT_RETRY_US };
+	int			 rv;
 
 	p->phase = PH_CONNECT;
-	if ((rv = sock_connect(p, &p->check->address)) == -1)
+	if ((rv = sock_connect(p, &fc->address)) == -1)
 		return;
 	if (rv == 0) {
 		fcgi_send_early(p);
@@ -252,12 +323,13 @@ fcgi_connect(int fd, short ev, void *arg)
 static void
 fcgi_connect_error(struct probe *p, int err)
 {
+	const struct fcgi_conf	*fc = p->check->conf;
+
 	if (err == ECONNREFUSED)
-		probe_fail(p, PR_CONNECT_REFUSED, "(%s)",
-		    p->check->address.text);
+		probe_fail(p, PR_CONNECT_REFUSED, "(%s)", fc->address.text);
 	else
-		probe_fail(p, PR_CONNECT_ERROR, "%s: %s",
-		    p->check->address.text, strerror(err));
+		probe_fail(p, PR_CONNECT_ERROR, "%s: %s", fc->address.text,
+		    strerror(err));
 }
 
 /* Send what is left of the request. */
@@ -383,6 +455,7 @@ static void
 fcgi_finish(struct probe *p)
 {
 	struct check		*c = p->check;
+	const struct fcgi_conf	*fc = c->conf;
 	struct fcgi_probe	*fp = p->ctx;
 	struct cgi_response	 resp;
 	char			 err[128], why[160];
@@ -406,7 +479,7 @@ fcgi_finish(struct probe *p)
 		fpm_status_finish(p, fp, &resp);
 		return;
 	}
-	if (resp.status != c->expect_status) {
+	if (resp.status != fc->expect_status) {
 		/* php-fpm says why on STDERR ("Primary script unknown"). */
 		if (fp->err.len > 0)
 			sanitize_text(why, sizeof(why),
@@ -418,12 +491,12 @@ fcgi_finish(struct probe *p)
 		    why[0] != '\0' ? ": " : "", why);
 		return;
 	}
-	if (c->expect_body != NULL && memmem(resp.body, resp.bodylen,
-	    c->expect_body, strlen(c->expect_body)) == NULL) {
+	if (fc->expect_body != NULL && memmem(resp.body, resp.bodylen,
+	    fc->expect_body, strlen(fc->expect_body)) == NULL) {
 		sanitize_text(why, sizeof(why), resp.body,
 		    resp.bodylen < 40 ? resp.bodylen : 40);
 		probe_fail(p, PR_BODY, "(no \"%.40s\" in \"%s\")",
-		    c->expect_body, why);
+		    fc->expect_body, why);
 		return;
 	}
 	probe_done(p, PR_OK);
@@ -434,12 +507,13 @@ static void
 fpm_status_finish(struct probe *p, struct fcgi_probe *fp,
     const struct cgi_response *resp)
 {
+	const struct fcgi_conf	*fc = p->check->conf;
 	struct fpm_status	 st;
 	char			 err[128];
 
-	if (resp->status != 200) {
+	if (resp->status != fc->expect_status) {
 		probe_fail(p, PR_STATUS, "%d (is pm.status_path %s?)",
-		    resp->status, p->check->uri);
+		    resp->status, fc->uri);
 		return;
 	}
 	memset(&st, 0, sizeof(st));
@@ -471,11 +545,11 @@ fcgi_abort(struct probe *p)
 static void
 fcgi_free(struct check *c)
 {
-	struct buf	*req = c->conn;
+	struct buf	*req = c->keep;
 
 	if (req == NULL)
 		return;
 	buf_free(req);
 	free(req);
-	c->conn = NULL;
+	c->keep = NULL;
 }

@@ -18,10 +18,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef HAVE_CURL
 #include <curl/curl.h>
+#endif
 
 #include "fpmprobe.h"
 
+#define HC(field)	offsetof(struct http_conf, field)
+
+static const struct cfg_choice method_words[] = {
+	{ "GET", 0 }, { "HEAD", 1 }, { NULL, 0 }
+};
+
+static const struct cfg_key http_keys[] = {
+	{ .name = "url", .kind = CFG_URL, .offset = HC(url),
+	  .flags = CFG_REQUIRED },
+	{ .name = "method", .kind = CFG_WORD, .offset = HC(method),
+	  .what = "GET or HEAD", .choices = method_words, .defstr = "GET" },
+	{ .name = "headers", .kind = CFG_HEADERS, .offset = HC(headers),
+	  .count = HC(nheaders) },
+	{ .name = "unix_socket", .kind = CFG_PATH, .offset = HC(unix_socket) },
+	{ .name = "expect_status", .kind = CFG_UINT,
+	  .offset = HC(expect_status), .min = 100, .max = 999,
+	  .def = DEFAULT_EXPECT_STATUS },
+	{ .name = "expect_body", .kind = CFG_STRING, .offset = HC(expect_body),
+	  .what = "a string" },
+	{ .name = "tls_verify", .kind = CFG_BOOL, .offset = HC(tls_verify),
+	  .def = 1 },
+	{ .name = "follow_redirects", .kind = CFG_BOOL,
+	  .offset = HC(follow_redirects) },
+	{ .name = NULL }
+};
+
+#ifdef HAVE_CURL
 #define HTTP_MAX_REDIRECTS	5
 #define HTTP_BODY_QUOTE		40	/* of a body quoted in a reason */
 
@@ -38,7 +67,6 @@ struct http_probe {
 
 static void	http_start(struct probe *);
 static void	http_abort(struct probe *);
-static void	http_free(struct check *);
 static void	http_deadline(int, short, void *);
 static void	http_finish(struct probe *, CURLcode);
 static void	http_judge(struct probe *, struct http_probe *);
@@ -50,14 +78,19 @@ static int	http_socket_cb(CURL *, curl_socket_t, int, void *, void *);
 static int	http_timer_cb(CURLM *, long, void *);
 static size_t	http_write_cb(char *, size_t, size_t, void *);
 static int	http_multi_init(struct event_base *);
+#endif
 
 const struct check_ops check_http_ops = {
 	.name = "http",
-	.type = CHECK_HTTP,
+	.keys = http_keys,
+	.conf_size = sizeof(struct http_conf),
+#ifdef HAVE_CURL
 	.start = http_start,
 	.abort = http_abort,
-	.free = http_free,
+#endif
 };
+
+#ifdef HAVE_CURL
 
 /* One multi handle for every HTTP probe, created when the first starts. */
 static CURLM		*http_multi;
@@ -93,8 +126,9 @@ static void
 http_start(struct probe *p)
 {
 	struct check		*c = p->check;
+	const struct http_conf	*hc = c->conf;
 	struct http_probe	*hp;
-	long			 ms = (long)c->timeout_ms;
+	long			 ms = (long)c->timing.timeout_ms;
 	size_t			 i;
 
 	if (http_multi_init(p->base) == -1) {
@@ -108,7 +142,7 @@ http_start(struct probe *p)
 		probe_fail(p, PR_INTERNAL, "curl_easy_init");
 		return;
 	}
-	curl_easy_setopt(hp->easy, CURLOPT_URL, c->url);
+	curl_easy_setopt(hp->easy, CURLOPT_URL, hc->url);
 	curl_easy_setopt(hp->easy, CURLOPT_PRIVATE, p);
 	curl_easy_setopt(hp->easy, CURLOPT_ERRORBUFFER, hp->errbuf);
 	curl_easy_setopt(hp->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
@@ -132,19 +166,19 @@ http_start(struct probe *p)
 	curl_easy_setopt(hp->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #endif
 	curl_easy_setopt(hp->easy, CURLOPT_FOLLOWLOCATION,
-	    c->follow_redirects ? 1L : 0L);
+	    hc->follow_redirects ? 1L : 0L);
 	curl_easy_setopt(hp->easy, CURLOPT_MAXREDIRS, (long)HTTP_MAX_REDIRECTS);
-	if (c->method != NULL && strcmp(c->method, "HEAD") == 0)
+	if (strcmp(hc->method, "HEAD") == 0)
 		curl_easy_setopt(hp->easy, CURLOPT_NOBODY, 1L);
-	if (c->unix_socket != NULL)
+	if (hc->unix_socket != NULL)
 		curl_easy_setopt(hp->easy, CURLOPT_UNIX_SOCKET_PATH,
-		    c->unix_socket);
+		    hc->unix_socket);
 	curl_easy_setopt(hp->easy, CURLOPT_SSL_VERIFYPEER,
-	    c->tls_verify ? 1L : 0L);
+	    hc->tls_verify ? 1L : 0L);
 	curl_easy_setopt(hp->easy, CURLOPT_SSL_VERIFYHOST,
-	    c->tls_verify ? 2L : 0L);
-	for (i = 0; i < c->nheaders; i++)
-		hp->headers = curl_slist_append(hp->headers, c->headers[i]);
+	    hc->tls_verify ? 2L : 0L);
+	for (i = 0; i < hc->nheaders; i++)
+		hp->headers = curl_slist_append(hp->headers, hc->headers[i]);
 	if (hp->headers != NULL)
 		curl_easy_setopt(hp->easy, CURLOPT_HTTPHEADER, hp->headers);
 
@@ -203,6 +237,7 @@ http_timings(struct probe *p, struct http_probe *hp)
 static void
 http_finish(struct probe *p, CURLcode rc)
 {
+	const struct http_conf	*hc = p->check->conf;
 	struct http_probe	*hp = p->ctx;
 	long			 oserr = 0;
 	const char		*why;
@@ -224,8 +259,8 @@ http_finish(struct probe *p, CURLcode rc)
 		curl_easy_getinfo(hp->easy, CURLINFO_OS_ERRNO, &oserr);
 		if (oserr == ECONNREFUSED)
 			probe_fail(p, PR_CONNECT_REFUSED, "(%s)",
-			    p->check->unix_socket != NULL ?
-			    p->check->unix_socket : p->check->url);
+			    hc->unix_socket != NULL ? hc->unix_socket :
+			    hc->url);
 		else
 			probe_fail(p, PR_CONNECT_ERROR, "(%s)", why);
 		return;
@@ -266,12 +301,12 @@ http_finish(struct probe *p, CURLcode rc)
 static void
 http_judge(struct probe *p, struct http_probe *hp)
 {
-	struct check	*c = p->check;
-	long		 status = 0;
-	char		 quote[HTTP_BODY_QUOTE * 4 + 1];
+	const struct http_conf	*hc = p->check->conf;
+	long			 status = 0;
+	char			 quote[HTTP_BODY_QUOTE * 4 + 1];
 
 	curl_easy_getinfo(hp->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status != c->expect_status) {
+	if (status != hc->expect_status) {
 		sanitize_text(quote, sizeof(quote), (const char *)hp->body.data,
 		    hp->body.len < HTTP_BODY_QUOTE ? hp->body.len :
 		    HTTP_BODY_QUOTE);
@@ -279,14 +314,14 @@ http_judge(struct probe *p, struct http_probe *hp)
 		    quote[0] != '\0' ? ": " : "", quote);
 		return;
 	}
-	if (c->expect_body != NULL && (hp->body.len == 0 ||
-	    memmem(hp->body.data, hp->body.len, c->expect_body,
-	    strlen(c->expect_body)) == NULL)) {
+	if (hc->expect_body != NULL && (hp->body.len == 0 ||
+	    memmem(hp->body.data, hp->body.len, hc->expect_body,
+	    strlen(hc->expect_body)) == NULL)) {
 		sanitize_text(quote, sizeof(quote), (const char *)hp->body.data,
 		    hp->body.len < HTTP_BODY_QUOTE ? hp->body.len :
 		    HTTP_BODY_QUOTE);
 		probe_fail(p, PR_BODY, "(no \"%.40s\" in \"%s\")",
-		    c->expect_body, quote);
+		    hc->expect_body, quote);
 		return;
 	}
 	probe_done(p, PR_OK);
@@ -405,9 +440,4 @@ http_abort(struct probe *p)
 		http_timer = NULL;
 	}
 }
-
-/* HTTP checks keep nothing between probes. */
-static void
-http_free(struct check *c)
-{
-}
+#endif /* HAVE_CURL */

@@ -21,25 +21,55 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef HAVE_MYSQL
 #include <mysql.h>
 #include <errmsg.h>
 #include <mysqld_error.h>
+#endif
 
 #include "fpmprobe.h"
 
+#define MYSQL_DEFAULT_PORT	3306
+
+#define MY(field)	offsetof(struct my_conf, field)
+
+static const struct cfg_choice tls_words[] = {
+	{ "off", 0 }, { "on", 1 }, { "verify", 2 }, { "false", 0 },
+	{ "true", 1 }, { "no", 0 }, { "yes", 1 }, { NULL, 0 }
+};
+
+static const struct cfg_key my_keys[] = {
+	{ .name = "host", .kind = CFG_STRING, .offset = MY(host), .min = 1,
+	  .what = "a host name or address" },
+	{ .name = "port", .kind = CFG_UINT, .offset = MY(port), .min = 1,
+	  .max = 65535 },
+	{ .name = "socket", .kind = CFG_PATH, .offset = MY(socket) },
+	{ .name = "user", .kind = CFG_STRING, .offset = MY(user), .min = 1,
+	  .flags = CFG_REQUIRED, .what = "a user name" },
+	{ .name = "password", .kind = CFG_STRING, .offset = MY(password),
+	  .flags = CFG_SECRET, .what = "a string" },
+	{ .name = "database", .kind = CFG_STRING, .offset = MY(database),
+	  .min = 1, .what = "a database name" },
+	{ .name = "tls", .kind = CFG_CHOICE, .offset = MY(tls),
+	  .what = "off, on or verify", .choices = tls_words },
+	{ .name = "tls_ca", .kind = CFG_PATH, .offset = MY(tls_ca) },
+	{ .name = "db_conf", .kind = CFG_INCLUDE, .offset = MY(db),
+	  .table = db_keys },
+	{ .name = NULL }
+};
+
+static void	my_conf_finish(struct check *, struct cfg_check *);
+
+#ifdef HAVE_MYSQL
 #define MY_QUOTE_MAX		32	/* of a value quoted in a reason */
 #define MY_MESSAGE_MAX		96	/* of a server message in a reason */
-#define MY_AUDIT_EVERY		10	/* probes, at least, between audits */
-#define MY_AUDIT_INTERVAL_US	(60ULL * 1000000)	/* and a minute */
 #define MY_AUDIT_MAX_SQL	"SELECT @@max_connections"
 #define MY_AUDIT_USE_SQL	"SHOW GLOBAL STATUS LIKE 'Threads_connected'"
 
 /* What a check keeps between probes. */
 struct my_keep {
+	struct db_keep	 db;		/* first: db.c's */
 	MYSQL		*mysql;		/* idle between probes, or NULL */
-	unsigned int	 since_audit;	/* successful probes since the audit */
-	uint64_t	 audit_us;	/* when the audit last ran */
-	int		 audited;
 };
 
 /* The statement a probe runs. */
@@ -95,40 +125,69 @@ static void	my_ok(struct probe *, int);
 static void	my_fail(struct probe *, enum probe_result, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	my_close_conn(struct probe *, int);
-static int	my_audit_due(const struct my_keep *, uint64_t);
 static int64_t	my_number(const char *, unsigned long);
 static int	my_os_error(const char *);
+static void	my_where(const struct check *, char *, size_t);
 static void	my_target(const struct check *, char *, size_t);
+#endif
 
 const struct check_ops check_mysql_ops = {
 	.name = "mysql",
-	.type = CHECK_MYSQL,
+	.keys = my_keys,
+	.conf_size = sizeof(struct my_conf),
+	.finish = my_conf_finish,
+#ifdef HAVE_MYSQL
 	.start = my_start,
 	.abort = my_abort,
 	.free = my_free,
+	.report = db_report,
+	.target = my_target,
+#endif
 };
+
+/*
+ * What the keys cannot say alone: a host or a socket, not both; no port
+ * with a socket; a password or a password file.
+ */
+static void
+my_conf_finish(struct check *c, struct cfg_check *cc)
+{
+	struct my_conf	*mc = c->conf;
+	int		 host = cfg_seen(cc, "host");
+	int		 sock = cfg_seen(cc, "socket");
+
+	if (!host && !sock)
+		cfg_check_error(cc, NULL, "missing required key \"host\" (or "
+		    "\"socket\")");
+	if (host && sock)
+		cfg_check_error(cc, "socket", "set host or socket, not both");
+	if (cfg_seen(cc, "port") && sock)
+		cfg_check_error(cc, "port", "port is not used with socket");
+	if (cfg_seen(cc, "password") && cfg_seen(cc, "password_file"))
+		cfg_check_error(cc, "password_file", "set password or "
+		    "password_file, not both");
+	if (mc->port == 0 && !sock)
+		mc->port = MYSQL_DEFAULT_PORT;
+}
+
+#ifdef HAVE_MYSQL
 
 /* Begin a probe: on the kept connection when there is one, else connect. */
 static void
 my_start(struct probe *p)
 {
-	struct check	*c = p->check;
-	struct my_keep	*keep = c->conn;
-	struct my_probe	*ps;
+	struct check		*c = p->check;
+	const struct my_conf	*mc = c->conf;
+	struct my_keep		*keep = db_keep(c, sizeof(*keep));
+	struct my_probe		*ps;
 
-	if (keep == NULL) {
-		keep = xcalloc(1, sizeof(*keep));
-		c->conn = keep;
-		c->db_max_connections = -1;
-		c->db_connections = -1;
-	}
 	ps = xcalloc(1, sizeof(*ps));
 	ps->keep = keep;
 	ps->max_connections = -1;
 	ps->connections = -1;
 	p->ctx = ps;
 
-	if (keep->mysql != NULL && !c->reconnect_always) {
+	if (keep->mysql != NULL && db_reuse(&mc->db, 1)) {
 		ps->reused = 1;
 		my_query(p, MYS_QUERY);
 		return;
@@ -146,9 +205,9 @@ my_start(struct probe *p)
 static void
 my_connect(struct probe *p)
 {
-	struct check	*c = p->check;
+	const struct my_conf *mc = p->check->conf;
 	struct my_probe	*ps = p->ctx;
-	const char	*password = c->password;
+	const char	*password = mc->password;
 	char		 err[128];
 	unsigned int	 off = 0, protocol;
 	my_bool		 on = 1, verify;
@@ -156,11 +215,11 @@ my_connect(struct probe *p)
 
 	ps->call = MYC_CONNECT;
 	p->phase = PH_CONNECT;
-	if (c->password_file != NULL) {
-		if (password_read(c->password_file, &ps->password, err,
+	if (mc->db.password_file != NULL) {
+		if (password_read(mc->db.password_file, &ps->password, err,
 		    sizeof(err)) == -1) {
 			my_fail(p, PR_DB_ERROR, "password_file %s: %s",
-			    c->password_file, err);
+			    mc->db.password_file, err);
 			return;
 		}
 		password = ps->password;
@@ -174,19 +233,19 @@ my_connect(struct probe *p)
 	/* A server must not be able to make us send it a local file. */
 	mysql_options(mysql, MYSQL_OPT_LOCAL_INFILE, &off);
 	/* "localhost" would otherwise mean the default socket. */
-	protocol = c->socket != NULL ? MYSQL_PROTOCOL_SOCKET :
+	protocol = mc->socket != NULL ? MYSQL_PROTOCOL_SOCKET :
 	    MYSQL_PROTOCOL_TCP;
 	mysql_options(mysql, MYSQL_OPT_PROTOCOL, &protocol);
-	if (c->tls > 0) {
-		verify = c->tls == 2;
+	if (mc->tls > 0) {
+		verify = mc->tls == 2;
 		mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &on);
 		mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
-		if (c->tls_ca != NULL)
-			mysql_options(mysql, MYSQL_OPT_SSL_CA, c->tls_ca);
+		if (mc->tls_ca != NULL)
+			mysql_options(mysql, MYSQL_OPT_SSL_CA, mc->tls_ca);
 	}
 	my_continue(p, mysql_real_connect_start(&ps->ret, mysql,
-	    c->socket != NULL ? NULL : c->host, c->user, password,
-	    c->database, c->socket != NULL ? 0 : c->port, c->socket, 0));
+	    mc->socket != NULL ? NULL : mc->host, mc->user, password,
+	    mc->database, mc->socket != NULL ? 0 : mc->port, mc->socket, 0));
 }
 
 /* Run one statement: the check's query or a step of the audit. */
@@ -202,7 +261,7 @@ my_query(struct probe *p, enum my_step step)
 	p->phase = PH_QUERY;
 	switch (step) {
 	case MYS_QUERY:
-		sql = p->check->query;
+		sql = ((const struct my_conf *)p->check->conf)->db.sql;
 		ps->query_start = now_us();
 		break;
 	case MYS_AUDIT_MAX:
@@ -248,18 +307,16 @@ my_wait(struct probe *p, int status)
 {
 	struct my_probe	*ps = p->ctx;
 	MYSQL		*mysql = ps->keep->mysql;
-	struct timeval	 tv;
-	uint64_t	 now = now_us(), left, lib;
+	uint64_t	 now = now_us(), until = p->deadline_us, lib;
 	short		 what = 0;
 	int		 fd = -1;
 
-	left = now >= p->deadline_us ? 0 : p->deadline_us - now;
 	ps->want = status;
 	ps->lib_timeout = 0;
 	if (status & MYSQL_WAIT_TIMEOUT) {
 		lib = (uint64_t)mysql_get_timeout_value_ms(mysql) * 1000;
-		if (lib < left) {
-			left = lib;
+		if (now + lib < until) {
+			until = now + lib;
 			ps->lib_timeout = 1;
 		}
 	}
@@ -272,16 +329,9 @@ my_wait(struct probe *p, int status)
 		p->phase = PH_AUTH;
 	if (what != 0)
 		fd = (int)mysql_get_socket(mysql);
-	if (p->ev != NULL)
-		event_free(p->ev);
-	if ((p->ev = event_new(p->base, fd, what, my_io, p)) == NULL)
-		fatalx("event_new");
-	tv.tv_sec = (time_t)(left / 1000000);
-	tv.tv_usec = (suseconds_t)(left % 1000000);
 	/* The loop's cached time may be late: the timer counts from now. */
 	event_base_update_cache_time(p->base);
-	if (event_add(p->ev, &tv) == -1)
-		fatalx("event_add");
+	event_again(&p->ev, p->base, fd, what, my_io, p, until);
 }
 
 /* The socket is ready or a timer fired: resume the library call. */
@@ -337,7 +387,7 @@ my_connected(struct probe *p)
 		ps->password = NULL;
 	}
 	/* Without verification, the library falls back to plain text. */
-	if (p->check->tls > 0 &&
+	if (((const struct my_conf *)p->check->conf)->tls > 0 &&
 	    mysql_get_ssl_cipher(ps->keep->mysql) == NULL) {
 		my_fail(p, PR_TLS, "(the server does not offer TLS)");
 		return;
@@ -363,7 +413,7 @@ my_connect_failed(struct probe *p)
 		/* Refused, or no socket file: nothing listens there. */
 		os = my_os_error(msg);
 		if (os == ECONNREFUSED || os == ENOENT || os == -1) {
-			my_target(p->check, target, sizeof(target));
+			my_where(p->check, target, sizeof(target));
 			my_fail(p, PR_CONNECT_REFUSED, "(%s)", target);
 		} else
 			my_fail(p, PR_CONNECT_ERROR, "(errno %u: %s)", n, msg);
@@ -458,7 +508,7 @@ my_stored(struct probe *p)
 static void
 my_query_done(struct probe *p)
 {
-	struct check	*c = p->check;
+	const struct db_conf *dc = &((const struct my_conf *)p->check->conf)->db;
 	struct my_probe	*ps = p->ctx;
 	MYSQL		*mysql = ps->keep->mysql;
 	MYSQL_ROW	 row = NULL;
@@ -467,7 +517,7 @@ my_query_done(struct probe *p)
 	my_ulonglong	 rows;
 	char		 got[MY_QUOTE_MAX + 4], want[MY_QUOTE_MAX + 4];
 
-	c->db_query_us = now - ps->query_start;
+	ps->keep->db.query_us = now - ps->query_start;
 	if (ps->res != NULL) {
 		rows = mysql_num_rows(ps->res);
 		if (mysql_num_fields(ps->res) > 0 &&
@@ -477,15 +527,16 @@ my_query_done(struct probe *p)
 		rows = mysql_affected_rows(mysql);	/* INSERT, UPDATE... */
 	if (rows == (my_ulonglong)-1)
 		rows = 0;
-	if (c->expect_rows >= 0 && rows != (my_ulonglong)c->expect_rows) {
-		my_fail(p, PR_DB_EXPECT, "(got %llu rows, want %ld)",
-		    (unsigned long long)rows, c->expect_rows);
+	if (dc->expect_rows >= 0 && rows != (my_ulonglong)dc->expect_rows) {
+		my_fail(p, PR_DB_EXPECT, "(got %llu rows, want %d)",
+		    (unsigned long long)rows, dc->expect_rows);
 		return;
 	}
-	if (c->expect != NULL && (row == NULL || len == NULL ||
-	    row[0] == NULL || len[0] != strlen(c->expect) ||
-	    memcmp(row[0], c->expect, len[0]) != 0)) {
-		quote_value(want, sizeof(want), c->expect, strlen(c->expect));
+	if (dc->expect != NULL && (row == NULL || len == NULL ||
+	    row[0] == NULL || len[0] != strlen(dc->expect) ||
+	    memcmp(row[0], dc->expect, len[0]) != 0)) {
+		quote_value(want, sizeof(want), dc->expect,
+		    strlen(dc->expect));
 		if (row == NULL || len == NULL)
 			my_fail(p, PR_DB_EXPECT, "(no value, want \"%s\")",
 			    want);
@@ -507,28 +558,11 @@ my_query_done(struct probe *p)
 		my_ok(p, 0);
 		return;
 	}
-	ps->keep->since_audit++;
-	if (!my_audit_due(ps->keep, now)) {
+	if (!db_audit_due(&ps->keep->db, now)) {
 		my_ok(p, 1);
 		return;
 	}
-	ps->keep->audited = 1;
-	ps->keep->since_audit = 0;
-	ps->keep->audit_us = now;
 	my_query(p, MYS_AUDIT_MAX);
-}
-
-/*
- * Is the capacity audit due?  The first successful probe runs it, then
- * at most every MY_AUDIT_EVERY probes and at most once a minute.
- */
-static int
-my_audit_due(const struct my_keep *keep, uint64_t now)
-{
-	if (!keep->audited)
-		return 1;
-	return keep->since_audit >= MY_AUDIT_EVERY &&
-	    now - keep->audit_us >= MY_AUDIT_INTERVAL_US;
 }
 
 /* The audit is over; what it could not read stays unknown. */
@@ -536,11 +570,8 @@ static void
 my_audit_done(struct probe *p)
 {
 	struct my_probe	*ps = p->ctx;
-	int		 known;
 
-	known = ps->max_connections >= 0 && ps->connections >= 0;
-	p->check->db_max_connections = known ? ps->max_connections : -1;
-	p->check->db_connections = known ? ps->connections : -1;
+	db_audit_done(&ps->keep->db, ps->max_connections, ps->connections);
 	my_ok(p, 1);
 }
 
@@ -558,12 +589,11 @@ my_query_failed(struct probe *p)
 	char		 msg[MY_MESSAGE_MAX];
 
 	if (ps->step != MYS_QUERY) {
-		p->check->db_max_connections = -1;
-		p->check->db_connections = -1;
+		db_audit_done(&ps->keep->db, -1, -1);
 		my_ok(p, n < CR_MIN_ERROR);
 		return;
 	}
-	p->check->db_query_us = now_us() - ps->query_start;
+	ps->keep->db.query_us = now_us() - ps->query_start;
 	if (ps->reused && (n == CR_SERVER_GONE_ERROR || n == CR_SERVER_LOST)) {
 		my_close_conn(p, 0);
 		ps->reused = 0;
@@ -588,8 +618,7 @@ my_timeout(struct probe *p)
 
 	if (ps->call != MYC_CONNECT && ps->step != MYS_QUERY) {
 		/* The query passed; only the audit ran out of time. */
-		p->check->db_max_connections = -1;
-		p->check->db_connections = -1;
+		db_audit_done(&ps->keep->db, -1, -1);
 		my_ok(p, 0);
 		return;
 	}
@@ -620,7 +649,8 @@ my_fail(struct probe *p, enum probe_result r, const char *fmt, ...)
 	vsnprintf(p->detail, sizeof(p->detail), fmt, ap);
 	va_end(ap);
 	scrub_secret(p->detail, ps->password);
-	scrub_secret(p->detail, p->check->password);
+	scrub_secret(p->detail,
+	    ((const struct my_conf *)p->check->conf)->password);
 	probe_done(p, r);
 }
 
@@ -664,7 +694,8 @@ my_abort(struct probe *p)
 
 	if (ps == NULL)
 		return;
-	if (!ps->keep_ok || p->check->reconnect_always)
+	if (!db_reuse(&((const struct my_conf *)p->check->conf)->db,
+	    ps->keep_ok))
 		my_close_conn(p, !ps->busy);
 	else if (p->ev != NULL) {
 		event_free(p->ev);
@@ -684,14 +715,14 @@ my_abort(struct probe *p)
 static void
 my_free(struct check *c)
 {
-	struct my_keep	*keep = c->conn;
+	struct my_keep	*keep = c->keep;
 
 	if (keep == NULL)
 		return;
 	if (keep->mysql != NULL)
 		mysql_close(keep->mysql);
 	free(keep);
-	c->conn = NULL;
+	c->keep = NULL;
 }
 
 /* A non-negative number from a row, or -1. */
@@ -730,13 +761,23 @@ my_os_error(const char *msg)
 
 /* Where the check connects, as a reason names it. */
 static void
-my_target(const struct check *c, char *out, size_t outlen)
+my_where(const struct check *c, char *out, size_t outlen)
 {
-	if (c->socket != NULL)
-		snprintf(out, outlen, "unix:%s", c->socket);
+	const struct my_conf	*mc = c->conf;
+
+	if (mc->socket != NULL)
+		snprintf(out, outlen, "unix:%s", mc->socket);
 	else
-		snprintf(out, outlen, "%s:%u", c->host, c->port);
+		snprintf(out, outlen, "%s:%u", mc->host, mc->port);
 }
 
+/* The server, "mysql ADDRESS", to match checks of several pools. */
+static void
+my_target(const struct check *c, char *out, size_t outlen)
+{
+	char	 where[DETAIL_MAX];
 
-
+	my_where(c, where, sizeof(where));
+	snprintf(out, outlen, "mysql %s", where);
+}
+#endif /* HAVE_MYSQL */

@@ -30,14 +30,26 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef HAVE_PGSQL
 #include <libpq-fe.h>
+#endif
 
 #include "fpmprobe.h"
 
+#define PG(field)	offsetof(struct pg_conf, field)
+
+
+static const struct cfg_key pg_keys[] = {
+	{ .name = "conninfo", .kind = CFG_STRING, .offset = PG(conninfo),
+	  .min = 1, .flags = CFG_REQUIRED, .what = "a connection string" },
+	{ .name = "db_conf", .kind = CFG_INCLUDE, .offset = PG(db),
+	  .table = db_keys },
+	{ .name = NULL }
+};
+
+#ifdef HAVE_PGSQL
 #define PG_QUOTE_MAX		32	/* of a value quoted in a reason */
 #define PG_MESSAGE_MAX		96	/* of a server message in a reason */
-#define PG_AUDIT_EVERY		10	/* probes, at least, between audits */
-#define PG_AUDIT_INTERVAL_US	(60ULL * 1000000)	/* and a minute */
 #define PG_BACKGROUND_CONNECT_MS 10000	/* a login may go on that long */
 
 /*
@@ -51,14 +63,12 @@
 
 /* What a check keeps between probes. */
 struct pg_keep {
+	struct db_keep	 db;		/* first: db.c's */
 	PGconn		*conn;		/* idle between probes, or NULL */
 	struct event	*ev;		/* a login going on between probes */
 	struct event_base *base;
 	short		 want;		/* what that login waits for */
 	uint64_t	 connect_start_us;
-	unsigned int	 since_audit;	/* successful probes since the audit */
-	uint64_t	 audit_us;	/* when the audit last ran */
-	int		 audited;
 };
 
 enum pg_state {
@@ -119,33 +129,36 @@ static void	pg_fail(struct probe *, enum probe_result, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	pg_close_conn(struct probe *);
 static enum probe_phase pg_phase(PGconn *);
-static int	pg_audit_due(const struct pg_keep *, uint64_t);
 static void	pg_notice(void *, const char *);
 static const char *pg_sqlstate_find(const char *, char *);
 static void	pg_first_line(char *, size_t, const char *);
+static void	pg_target(const struct check *, char *, size_t);
+#endif
 
 const struct check_ops check_pgsql_ops = {
 	.name = "pgsql",
-	.type = CHECK_PGSQL,
+	.keys = pg_keys,
+	.conf_size = sizeof(struct pg_conf),
+#ifdef HAVE_PGSQL
 	.start = pg_start,
 	.abort = pg_abort,
 	.free = pg_free,
+	.report = db_report,
+	.target = pg_target,
+#endif
 };
+
+#ifdef HAVE_PGSQL
 
 /* Begin a probe: on the kept connection when there is one, else connect. */
 static void
 pg_start(struct probe *p)
 {
-	struct check	*c = p->check;
-	struct pg_keep	*keep = c->conn;
-	struct pg_probe	*ps;
+	struct check		*c = p->check;
+	const struct pg_conf	*pc = c->conf;
+	struct pg_keep		*keep = db_keep(c, sizeof(*keep));
+	struct pg_probe		*ps;
 
-	if (keep == NULL) {
-		keep = xcalloc(1, sizeof(*keep));
-		c->conn = keep;
-		c->db_max_connections = -1;
-		c->db_connections = -1;
-	}
 	keep->base = p->base;
 	ps = xcalloc(1, sizeof(*ps));
 	ps->keep = keep;
@@ -161,11 +174,11 @@ pg_start(struct probe *p)
 		pg_connect_wait(p, keep->want);
 		return;
 	}
-	if (keep->conn != NULL && !c->reconnect_always &&
+	if (keep->conn != NULL && db_reuse(&pc->db, 1) &&
 	    PQstatus(keep->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(keep->conn) == PQTRANS_IDLE) {
 		ps->reused = 1;
-		pg_send(p, c->query);
+		pg_send(p, pc->db.sql);
 		return;
 	}
 	if (keep->conn != NULL)
@@ -180,7 +193,7 @@ pg_start(struct probe *p)
 static void
 pg_connect_begin(struct probe *p)
 {
-	struct check		*c = p->check;
+	const struct pg_conf	*pc = p->check->conf;
 	struct pg_probe		*ps = p->ctx;
 	const char		*keys[4], *values[4];
 	char			*password = NULL, err[128];
@@ -189,16 +202,16 @@ pg_connect_begin(struct probe *p)
 
 	ps->state = PGS_CONNECT;
 	p->phase = PH_CONNECT;
-	if (c->password_file != NULL &&
-	    password_read(c->password_file, &password, err,
+	if (pc->db.password_file != NULL &&
+	    password_read(pc->db.password_file, &password, err,
 	    sizeof(err)) == -1) {
 		pg_fail(p, PR_DB_ERROR, "password_file %s: %s",
-		    c->password_file, err);
+		    pc->db.password_file, err);
 		return;
 	}
 	/* Later entries override what the conninfo says. */
 	keys[n] = "dbname";
-	values[n++] = c->conninfo;
+	values[n++] = pc->conninfo;
 	keys[n] = "fallback_application_name";
 	values[n++] = "fpmprobe";
 	if (password != NULL) {
@@ -266,7 +279,7 @@ pg_connect_poll(int fd, short ev, void *arg)
 		return;
 	case PGRES_POLLING_OK:
 		p->connect_us = now_us() - p->start_us;
-		pg_send(p, p->check->query);
+		pg_send(p, ((const struct pg_conf *)p->check->conf)->db.sql);
 		return;
 	default:
 		p->phase = pg_phase(conn);
@@ -296,19 +309,9 @@ pg_connect_detach(struct probe *p)
 static void
 pg_background_arm(struct check *c, struct pg_keep *keep)
 {
-	struct timeval	 tv;
-	uint64_t	 now = now_us(), end, left;
-
-	end = keep->connect_start_us + PG_BACKGROUND_CONNECT_MS * 1000ULL;
-	left = now < end ? end - now : 0;
-	tv.tv_sec = (time_t)(left / 1000000);
-	tv.tv_usec = (suseconds_t)(left % 1000000);
-	if (keep->ev != NULL)
-		event_free(keep->ev);
-	keep->ev = event_new(keep->base, PQsocket(keep->conn), keep->want,
-	    pg_background_poll, c);
-	if (keep->ev == NULL || event_add(keep->ev, &tv) == -1)
-		fatalx("pg: event_new");
+	event_again(&keep->ev, keep->base, PQsocket(keep->conn), keep->want,
+	    pg_background_poll, c, keep->connect_start_us +
+	    PG_BACKGROUND_CONNECT_MS * 1000ULL);
 }
 
 /* Drive a login between probes; give it up at its limit or on error. */
@@ -316,7 +319,7 @@ static void
 pg_background_poll(int fd, short ev, void *arg)
 {
 	struct check	*c = arg;
-	struct pg_keep	*keep = c->conn;
+	struct pg_keep	*keep = c->keep;
 
 	if (!(ev & EV_TIMEOUT)) {
 		switch (PQconnectPoll(keep->conn)) {
@@ -505,7 +508,7 @@ pg_read(int fd, short ev, void *arg)
 static void
 pg_result(struct probe *p, PGresult *res)
 {
-	struct check	*c = p->check;
+	const struct pg_conf *pc = p->check->conf;
 	struct pg_probe	*ps = p->ctx;
 	const char	*v, *state, *msg;
 	char		*end, line[PG_MESSAGE_MAX];
@@ -536,7 +539,7 @@ pg_result(struct probe *p, PGresult *res)
 		ps->ans.first_null = PQgetisnull(res, 0, 0);
 		v = PQgetvalue(res, 0, 0);
 		ps->ans.first_match = !ps->ans.first_null &&
-		    c->expect != NULL && strcmp(v, c->expect) == 0;
+		    pc->db.expect != NULL && strcmp(v, pc->db.expect) == 0;
 		quote_value(ps->ans.first, sizeof(ps->ans.first), v,
 		    (size_t)PQgetlength(res, 0, 0));
 		break;
@@ -579,25 +582,26 @@ pg_result(struct probe *p, PGresult *res)
 static void
 pg_query_done(struct probe *p)
 {
-	struct check	*c = p->check;
+	const struct db_conf *dc = &((const struct pg_conf *)p->check->conf)->db;
 	struct pg_probe	*ps = p->ctx;
 	char		 want[PG_QUOTE_MAX + 4];
 	uint64_t	 now = now_us();
 
-	c->db_query_us = now - ps->query_start;
+	ps->keep->db.query_us = now - ps->query_start;
 	if (ps->ans.error) {
 		pg_fail(p, PR_DB_QUERY, "%s", ps->ans.errmsg);
 		return;
 	}
-	if (c->expect_rows >= 0 && (ps->ans.have_rows ? ps->ans.rows : 0) !=
-	    c->expect_rows) {
-		pg_fail(p, PR_DB_EXPECT, "(got %ld rows, want %ld)",
-		    ps->ans.have_rows ? ps->ans.rows : 0, c->expect_rows);
+	if (dc->expect_rows >= 0 && (ps->ans.have_rows ? ps->ans.rows : 0) !=
+	    dc->expect_rows) {
+		pg_fail(p, PR_DB_EXPECT, "(got %ld rows, want %d)",
+		    ps->ans.have_rows ? ps->ans.rows : 0, dc->expect_rows);
 		return;
 	}
-	if (c->expect != NULL && !(ps->ans.have_first &&
+	if (dc->expect != NULL && !(ps->ans.have_first &&
 	    ps->ans.first_match)) {
-		quote_value(want, sizeof(want), c->expect, strlen(c->expect));
+		quote_value(want, sizeof(want), dc->expect,
+		    strlen(dc->expect));
 		if (!ps->ans.have_first)
 			pg_fail(p, PR_DB_EXPECT, "(no value, want \"%s\")",
 			    want);
@@ -609,41 +613,22 @@ pg_query_done(struct probe *p)
 			    ps->ans.first, want);
 		return;
 	}
-	ps->keep->since_audit++;
-	if (!pg_audit_due(ps->keep, now)) {
+	if (!db_audit_due(&ps->keep->db, now)) {
 		pg_ok(p);
 		return;
 	}
-	ps->keep->audited = 1;
-	ps->keep->since_audit = 0;
-	ps->keep->audit_us = now;
 	ps->state = PGS_AUDIT;
 	ps->ans.error = 0;
 	pg_send(p, PG_AUDIT_SQL);
-}
-
-/*
- * Is the capacity audit due?  The first successful probe runs it, then
- * at most every PG_AUDIT_EVERY probes and at most once a minute.
- */
-static int
-pg_audit_due(const struct pg_keep *keep, uint64_t now)
-{
-	if (!keep->audited)
-		return 1;
-	return keep->since_audit >= PG_AUDIT_EVERY &&
-	    now - keep->audit_us >= PG_AUDIT_INTERVAL_US;
 }
 
 /* The audit is over: what it could read is known, the rest is not. */
 static void
 pg_audit_done(struct probe *p)
 {
-	struct check	*c = p->check;
 	struct pg_probe	*ps = p->ctx;
 
-	c->db_max_connections = ps->max_connections;
-	c->db_connections = ps->connections;
+	db_audit_done(&ps->keep->db, ps->max_connections, ps->connections);
 	pg_ok(p);
 }
 
@@ -667,8 +652,7 @@ pg_lost(struct probe *p, const char *msg)
 	}
 	if (ps->state == PGS_AUDIT) {
 		/* The query passed: an audit never fails a probe. */
-		p->check->db_max_connections = -1;
-		p->check->db_connections = -1;
+		db_audit_done(&ps->keep->db, -1, -1);
 		probe_done(p, PR_OK);
 		return;
 	}
@@ -685,8 +669,7 @@ pg_timeout(struct probe *p)
 	struct pg_probe	*ps = p->ctx;
 
 	if (ps->state == PGS_AUDIT) {
-		p->check->db_max_connections = -1;
-		p->check->db_connections = -1;
+		db_audit_done(&ps->keep->db, -1, -1);
 		probe_done(p, PR_OK);
 		return;
 	}
@@ -745,15 +728,16 @@ pg_close_conn(struct probe *p)
 static void
 pg_abort(struct probe *p)
 {
+	const struct pg_conf *pc = p->check->conf;
 	struct pg_probe	*ps = p->ctx;
 
 	if (ps == NULL)
 		return;
 	if (ps->state == PGS_CONNECT && ps->keep->conn != NULL &&
-	    !p->check->reconnect_always &&
+	    db_reuse(&pc->db, 1) &&
 	    PQstatus(ps->keep->conn) != CONNECTION_BAD)
 		pg_connect_detach(p);
-	else if (!ps->keep_ok || p->check->reconnect_always)
+	else if (!db_reuse(&pc->db, ps->keep_ok))
 		pg_close_conn(p);
 	else {
 		if (p->ev != NULL) {
@@ -770,7 +754,7 @@ pg_abort(struct probe *p)
 static void
 pg_free(struct check *c)
 {
-	struct pg_keep	*keep = c->conn;
+	struct pg_keep	*keep = c->keep;
 
 	if (keep == NULL)
 		return;
@@ -779,7 +763,7 @@ pg_free(struct check *c)
 	if (keep->conn != NULL)
 		PQfinish(keep->conn);
 	free(keep);
-	c->conn = NULL;
+	c->keep = NULL;
 }
 
 /* Server notices (WARNING, NOTICE) are not ours to print. */
@@ -820,4 +804,31 @@ pg_first_line(char *out, size_t outlen, const char *msg)
 	sanitize_text(out, outlen, msg, strcspn(msg, "\n"));
 }
 
+/*
+ * The server a check talks to, "pgsql host:port", as libpq reads the
+ * conninfo (key=value words or a URI): so that checks of several pools
+ * can be matched up.
+ */
+static void
+pg_target(const struct check *c, char *out, size_t outlen)
+{
+	const struct pg_conf	*pc = c->conf;
+	PQconninfoOption	*opts, *o;
+	const char		*host = NULL, *hostaddr = NULL, *port = NULL;
 
+	opts = PQconninfoParse(pc->conninfo, NULL);
+	for (o = opts; o != NULL && o->keyword != NULL; o++) {
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			port = o->val;
+	}
+	snprintf(out, outlen, "pgsql %s:%s", hostaddr != NULL ? hostaddr :
+	    host != NULL ? host : "localhost", port != NULL ? port : "5432");
+	PQconninfoFree(opts);
+}
+#endif /* HAVE_PGSQL */

@@ -1,10 +1,14 @@
 /*
- * The YAML configuration.  libyaml's event API builds a small tree of
- * the document (no aliases, bounded nesting), then each section is read
- * key by key.  Every problem becomes one "FILE:LINE:COL: what is wrong"
+ * The configuration: which keys each section has, as tables of struct
+ * cfg_key (one row a key: name, kind, offset, range, default, as tmux's
+ * options-table.c), and one reader, cfg_read_map(), that reads every
+ * mapping of the tree ynode.c makes of the YAML with them.  A check's
+ * keys are the common ones (check.c) and its type's own table (its
+ * check_*.c).  Every problem becomes one "FILE:LINE:COL: what is wrong"
  * message and the reading goes on, so that one `fpmprobe -t` shows them
- * all.  Values left unset are inherited once everything has been read:
- * check, then pool, then defaults, then the built-in defaults.
+ * all.  Intervals, timeouts, rise and fall left unset are inherited once
+ * everything has been read: check, then pool, then defaults, then the
+ * built-in defaults.
  */
 
 #include "config.h"
@@ -18,242 +22,151 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
-
-#include <yaml.h>
 
 #include "fpmprobe.h"
 
 #define CONFIG_SIZE_MAX		(1024 * 1024)	/* bytes of YAML */
 #define CONFIG_SIZE_STR		"1 MiB"
-#define CONFIG_DEPTH_MAX	32	/* nested mappings and sequences */
-#define CONFIG_ERRORS_MAX	100	/* messages kept for one file */
 #define CONFIG_NAME_MAX		64	/* pool and check names */
-#define CONFIG_QUOTE_MAX	64	/* user text quoted in a message */
 
-#define INTERVAL_MIN_MS		100
-#define INTERVAL_MAX_MS		(3600 * 1000)
-#define TIMEOUT_MIN_MS		10
-#define TIMEOUT_MAX_MS		(3600 * 1000)
-#define STUCK_AFTER_MIN_MS	100
-#define STUCK_AFTER_MAX_MS	(24 * 3600 * 1000)
-#define MYSQL_DEFAULT_PORT	3306
+#define CFG_SCOPES_MAX	8	/* tables one mapping is read with */
+#define CFG_SEEN_MAX	64	/* known keys of one mapping */
 
-enum ynode_kind {
-	YN_SCALAR = 0,
-	YN_SEQUENCE,
-	YN_MAPPING
+/* The keys of one table, and where their values go. */
+struct cfg_scope {
+	const struct cfg_key	*keys;
+	void			*base;		/* NULL: the keys are refused */
+	const char		*refuse;	/* "a fastcgi check", for that */
 };
 
-/* One node of the document; a mapping's kids are key, value, key, ... */
-struct ynode {
-	enum ynode_kind	  kind;
-	int		  line;		/* 1-based */
-	int		  col;
-	int		  plain;	/* an unquoted scalar, which may be null */
-	char		 *str;		/* scalars: NUL-terminated, may hold NULs */
-	size_t		  len;
-	struct ynode	**kids;
-	size_t		  n;
-	size_t		  cap;
+/* The known keys a mapping had, and their nodes. */
+struct cfg_map {
+	const struct ynode	*map;
+	const struct cfg_key	*key[CFG_SEEN_MAX];
+	const struct ynode	*k[CFG_SEEN_MAX];
+	const struct ynode	*v[CFG_SEEN_MAX];
+	size_t			 n;
 };
 
-/* A string to sort when looking for duplicates. */
-struct named {
-	const char	*s;
-	size_t		 len;
-	size_t		 idx;
+/* What a check type's finish() is handed. */
+struct cfg_check {
+	struct cfgctx		*ctx;
+	const struct cfg_map	*m;
+	const char		*where;		/* "pool \"www\", check \"app\"" */
 };
 
-/* A message waiting to be sorted into document order. */
-struct cfgmsg {
-	int		 line;		/* 0: about the whole file */
-	int		 col;
-	size_t		 seq;
-	char		*text;
+static const struct cfg_choice admin_state_words[] = {
+	{ "set", ADMIN_SET }, { "leave", ADMIN_LEAVE }, { NULL, 0 }
 };
 
-/* What the reader of one document carries around. */
-struct cfgctx {
-	const char	*name;		/* file name for messages */
-	const char	*data;
-	size_t		 len;
-	struct errlist	*errs;
-	struct cfgmsg	*msgs;
-	size_t		 nerr;		/* found, kept or not */
-	struct config	*conf;
+#define T(field)	offsetof(struct timing, field)
+#define C(field)	offsetof(struct config, field)
+#define P(field)	offsetof(struct pool, field)
+
+/* Set in defaults, a pool or a check; 0, not set, is inherited. */
+const struct cfg_key timing_keys[] = {
+	{ .name = "interval", .kind = CFG_DURATION, .offset = T(interval_ms),
+	  .min = INTERVAL_MIN_MS, .max = INTERVAL_MAX_MS },
+	{ .name = "timeout", .kind = CFG_DURATION, .offset = T(timeout_ms),
+	  .min = TIMEOUT_MIN_MS, .max = TIMEOUT_MAX_MS },
+	{ .name = "rise", .kind = CFG_UINT, .offset = T(rise), .min = 1,
+	  .max = 100 },
+	{ .name = "fall", .kind = CFG_UINT, .offset = T(fall), .min = 1,
+	  .max = 100 },
+	{ .name = NULL }
 };
 
-/* Flags map_keys() sets on a pair the caller must skip. */
-#define PAIR_BADKEY	1
-#define PAIR_DUP	2
-
-/* Check types as bits, so that a key can belong to several. */
-#define T_FASTCGI	0x1
-#define T_PGSQL		0x2
-#define T_MYSQL		0x4
-#define T_HTTP		0x8
-#define T_ALL		(T_FASTCGI | T_PGSQL | T_MYSQL | T_HTTP)
-
-static const struct {
-	const char	*name;
-	unsigned int	 bit;
-} check_type_names[] = {
-	{ "fastcgi",	T_FASTCGI },
-	{ "pgsql",	T_PGSQL },
-	{ "mysql",	T_MYSQL },
-	{ "http",	T_HTTP },
+/* agent: the HAProxy agent-check ports. */
+static const struct cfg_key agent_keys[] = {
+	{ .name = "listen", .kind = CFG_ADDRESSES, .offset = C(agent_listen) },
+	{ .name = "allow", .kind = CFG_NETWORKS, .offset = C(allow),
+	  .count = C(nallow) },
+	{ .name = "admin_state", .kind = CFG_CHOICE, .offset = C(admin_state),
+	  .what = "set or leave", .choices = admin_state_words,
+	  .def = ADMIN_SET },
+	{ .name = NULL }
 };
 
-enum check_key {
-	CK_NAME = 0,
-	CK_TYPE,
-	CK_INTERVAL,
-	CK_TIMEOUT,
-	CK_RISE,
-	CK_FALL,
-	CK_SCRIPT,
-	CK_URI,
-	CK_QUERY,
-	CK_EXPECT_STATUS,
-	CK_EXPECT_BODY,
-	CK_ADDRESS,
-	CK_CONNINFO,
-	CK_PASSWORD_FILE,
-	CK_EXPECT,
-	CK_EXPECT_ROWS,
-	CK_RECONNECT,
-	CK_HOST,
-	CK_PORT,
-	CK_SOCKET,
-	CK_USER,
-	CK_PASSWORD,
-	CK_DATABASE,
-	CK_TLS,
-	CK_TLS_CA,
-	CK_URL,
-	CK_METHOD,
-	CK_HEADERS,
-	CK_UNIX_SOCKET,
-	CK_TLS_VERIFY,
-	CK_FOLLOW_REDIRECTS,
-	CK_MAX
+/* control: the socket of `fpmprobe ctl` and where marks are kept. */
+static const struct cfg_key control_keys[] = {
+	{ .name = "socket", .kind = CFG_STRING, .offset = C(control_socket),
+	  .min = 1, .what = "a path" },
+	{ .name = "state_dir", .kind = CFG_STRING, .offset = C(state_dir),
+	  .min = 1, .what = "a directory" },
+	{ .name = NULL }
 };
 
-/* Every key a check may have, and the check types it belongs to. */
-static const struct {
-	const char	*name;
-	enum check_key	 key;
-	unsigned int	 types;
-} check_keys[] = {
-	{ "name",		CK_NAME,		T_ALL },
-	{ "type",		CK_TYPE,		T_ALL },
-	{ "interval",		CK_INTERVAL,		T_ALL },
-	{ "timeout",		CK_TIMEOUT,		T_ALL },
-	{ "rise",		CK_RISE,		T_ALL },
-	{ "fall",		CK_FALL,		T_ALL },
-	{ "script",		CK_SCRIPT,		T_FASTCGI },
-	{ "uri",		CK_URI,			T_FASTCGI },
-	{ "query",		CK_QUERY,
-	    T_FASTCGI | T_PGSQL | T_MYSQL },
-	{ "expect_status",	CK_EXPECT_STATUS,	T_FASTCGI | T_HTTP },
-	{ "expect_body",	CK_EXPECT_BODY,		T_FASTCGI | T_HTTP },
-	{ "address",		CK_ADDRESS,		T_FASTCGI },
-	{ "conninfo",		CK_CONNINFO,		T_PGSQL },
-	{ "password_file",	CK_PASSWORD_FILE,	T_PGSQL | T_MYSQL },
-	{ "expect",		CK_EXPECT,		T_PGSQL | T_MYSQL },
-	{ "expect_rows",	CK_EXPECT_ROWS,		T_PGSQL | T_MYSQL },
-	{ "reconnect",		CK_RECONNECT,		T_PGSQL | T_MYSQL },
-	{ "host",		CK_HOST,		T_MYSQL },
-	{ "port",		CK_PORT,		T_MYSQL },
-	{ "socket",		CK_SOCKET,		T_MYSQL },
-	{ "user",		CK_USER,		T_MYSQL },
-	{ "password",		CK_PASSWORD,		T_MYSQL },
-	{ "database",		CK_DATABASE,		T_MYSQL },
-	{ "tls",		CK_TLS,			T_MYSQL },
-	{ "tls_ca",		CK_TLS_CA,		T_MYSQL },
-	{ "url",		CK_URL,			T_HTTP },
-	{ "method",		CK_METHOD,		T_HTTP },
-	{ "headers",		CK_HEADERS,		T_HTTP },
-	{ "unix_socket",	CK_UNIX_SOCKET,		T_HTTP },
-	{ "tls_verify",		CK_TLS_VERIFY,		T_HTTP },
-	{ "follow_redirects",	CK_FOLLOW_REDIRECTS,	T_HTTP },
+/*
+ * http: the status endpoint.  struct config has no ACL of its own for
+ * it yet, so "allow" is refused rather than read and ignored.
+ */
+static const struct cfg_key httpd_keys[] = {
+	{ .name = "listen", .kind = CFG_ADDRESSES, .offset = C(http_listen) },
+	{ .name = "allow", .kind = CFG_REFUSED,
+	  .what = "listen on a loopback address instead" },
+	{ .name = NULL }
 };
 
-static const char *const admin_state_words[] = { "set", "leave", NULL };
-static const int admin_state_values[] = { ADMIN_SET, ADMIN_LEAVE };
-static const char *const reconnect_words[] = { "keep", "never", "always",
-    NULL };
-static const int reconnect_values[] = { 0, 0, 1 };
-static const char *const tls_words[] = { "off", "on", "verify", "false",
-    "true", "no", "yes", NULL };
-static const int tls_values[] = { 0, 1, 2, 0, 1, 0, 1 };
-static const char *const method_words[] = { "GET", "HEAD", NULL };
-static const int method_values[] = { 0, 1 };
+/* The top level; pools are read once the rest is. */
+static const struct cfg_key top_keys[] = {
+	{ .name = "agent", .kind = CFG_SECTION, .table = agent_keys },
+	{ .name = "control", .kind = CFG_SECTION, .table = control_keys },
+	{ .name = "user", .kind = CFG_STRING, .offset = C(user), .min = 1,
+	  .what = "a user name" },
+	{ .name = "group", .kind = CFG_STRING, .offset = C(group), .min = 1,
+	  .what = "a group name" },
+	{ .name = "http", .kind = CFG_SECTION, .table = httpd_keys },
+	{ .name = "defaults", .kind = CFG_SECTION, .offset = C(timing),
+	  .table = timing_keys },
+	{ .name = "pools", .kind = CFG_NODE, .flags = CFG_REQUIRED },
+	{ .name = NULL }
+};
 
-static void	 cfg_verror(struct cfgctx *, int, int, const char *, va_list)
-		    __attribute__((format(printf, 4, 0)));
-static void	 cfg_error(struct cfgctx *, const struct ynode *,
-		    const char *, ...) __attribute__((format(printf, 3, 4)));
-static void	 cfg_errorat(struct cfgctx *, int, int, const char *, ...)
-		    __attribute__((format(printf, 4, 5)));
-static int	 cfgmsg_cmp(const void *, const void *);
-static void	 cfg_flush(struct cfgctx *);
-static void	 yaml_error(struct cfgctx *, const yaml_parser_t *);
-static struct ynode *ynode_new(enum ynode_kind, const yaml_mark_t *);
-static void	 ynode_add(struct ynode *, struct ynode *);
-static void	 ynode_free(struct ynode *);
-static struct ynode *yaml_read(struct cfgctx *, int *);
-static const char *quote(const struct ynode *, char *, size_t);
-static int	 is_null(const struct ynode *);
-static int	 key_is(const struct ynode *, const char *);
-static int	 named_cmp(const void *, const void *);
-static void	 mark_dups(struct named *, size_t, unsigned char *);
-static unsigned char *map_keys(struct cfgctx *, const struct ynode *,
-		    const char *);
+/* One pool; its checks are read once its other keys are. */
+static const struct cfg_key pool_keys[] = {
+	{ .name = "fastcgi", .kind = CFG_ADDRESS, .offset = P(fastcgi),
+	  .flags = CFG_REQUIRED },
+	{ .name = "status_path", .kind = CFG_URI, .offset = P(status_path) },
+	{ .name = "status_listen", .kind = CFG_ADDRESS,
+	  .offset = P(status_listen) },
+	{ .name = "stuck_after", .kind = CFG_DURATION,
+	  .offset = P(stuck_after_ms), .min = STUCK_AFTER_MIN_MS,
+	  .max = STUCK_AFTER_MAX_MS, .def = DEFAULT_STUCK_AFTER_MS },
+	{ .name = "max_children", .kind = CFG_UINT, .offset = P(max_children),
+	  .min = 1, .max = 100000 },
+	{ .name = "agent_listen", .kind = CFG_ADDRESSES,
+	  .offset = P(agent_listen) },
+	{ .name = "timing", .kind = CFG_INCLUDE, .offset = P(timing),
+	  .table = timing_keys },
+	{ .name = "checks", .kind = CFG_NODE },
+	{ .name = NULL }
+};
+
+/* What nothing sets: the built-in defaults. */
+static const struct timing builtin_timing = {
+	DEFAULT_INTERVAL_MS, DEFAULT_TIMEOUT_MS, DEFAULT_RISE, DEFAULT_FALL
+};
+
 static void	 unknown_key(struct cfgctx *, const struct ynode *,
 		    const char *);
-static int	 section(struct cfgctx *, const char *, const struct ynode *);
-static int	 get_scalar(struct cfgctx *, const char *, const struct ynode *,
-		    const char *);
-static int	 get_string(struct cfgctx *, const char *, const struct ynode *,
-		    const char *, int, char **);
-static int	 get_path(struct cfgctx *, const char *, const struct ynode *,
-		    char **);
-static int	 get_uint(struct cfgctx *, const char *, const struct ynode *,
-		    unsigned long, unsigned long, unsigned long *);
-static int	 get_bool(struct cfgctx *, const char *, const struct ynode *,
-		    int *);
-static int	 get_choice(struct cfgctx *, const char *, const struct ynode *,
-		    const char *const *, const int *, const char *, int *);
-static void	 ms_str(unsigned int, char *, size_t);
-static int	 get_duration(struct cfgctx *, const char *,
-		    const struct ynode *, unsigned int, unsigned int,
-		    unsigned int *);
-static int	 get_address(struct cfgctx *, const char *,
-		    const struct ynode *, struct address *);
-static void	 get_address_list(struct cfgctx *, const char *,
-		    const struct ynode *, struct address_list *);
-static void	 get_cidrs(struct cfgctx *, const char *, const struct ynode *,
-		    struct cidr **, size_t *);
 static int	 valid_name(const char *, size_t);
-static int	 header_name_ok(const char *, size_t);
-static int	 header_value_ok(const char *, size_t);
-static void	 header_add(struct cfgctx *, const struct ynode *,
-		    struct check *, const char *, size_t, const char *, size_t);
-static void	 get_headers(struct cfgctx *, const struct ynode *,
-		    struct check *);
-static int	 url_ok(const char *);
-static void	 parse_agent(struct cfgctx *, const struct ynode *);
-static void	 parse_control(struct cfgctx *, const struct ynode *);
-static void	 parse_http(struct cfgctx *, const struct ynode *);
-static void	 parse_defaults(struct cfgctx *, const struct ynode *);
-static void	 check_key(struct cfgctx *, struct check *, enum check_key,
-		    const char *, const struct ynode *);
-static void	 check_finish(struct cfgctx *, struct check *, unsigned int,
-		    const struct ynode *const *, const struct ynode *,
+static void	 cfg_read_section(struct cfgctx *, const struct cfg_key *,
+		    const struct ynode *, void *);
+static const struct cfg_key *cfg_find(const struct cfg_key *,
+		    const struct ynode *, size_t *);
+static void	 cfg_read_map(struct cfgctx *, const struct ynode *,
+		    const struct cfg_scope *, size_t, const char *,
+		    struct cfg_map *);
+static size_t	 cfg_index(const struct cfg_map *, const char *);
+static const struct ynode *cfg_value(const struct cfg_map *, const char *);
+static void	 cfg_required(struct cfgctx *, const struct cfg_map *,
+		    const struct cfg_key *, const struct ynode *,
 		    const char *);
+static const struct ynode *map_value(const struct ynode *, const char *);
+static void	 type_list(char *, size_t);
+static const struct check_ops *parse_type(struct cfgctx *,
+		    const struct ynode *);
 static struct check *parse_check(struct cfgctx *, struct pool *,
 		    const struct ynode *, size_t, const struct ynode **);
 static void	 parse_checks(struct cfgctx *, struct pool *,
@@ -263,378 +176,8 @@ static void	 parse_pool(struct cfgctx *, struct pool *,
 static void	 parse_pools(struct cfgctx *, const struct ynode *,
 		    const struct ynode *);
 static void	 parse_top(struct cfgctx *, const struct ynode *);
+static void	 timing_inherit(struct timing *, const struct timing *);
 static void	 resolve(struct config *);
-static void	 check_free(struct check *);
-
-/* Keep one message; past CONFIG_ERRORS_MAX they are only counted. */
-static void
-cfg_verror(struct cfgctx *ctx, int line, int col, const char *fmt,
-    va_list ap)
-{
-	struct cfgmsg	*m;
-
-	if (ctx->nerr++ >= CONFIG_ERRORS_MAX)
-		return;
-	ctx->msgs = xreallocarray(ctx->msgs, ctx->nerr, sizeof(*ctx->msgs));
-	m = &ctx->msgs[ctx->nerr - 1];
-	m->line = line;
-	m->col = col;
-	m->seq = ctx->nerr;
-	if (vasprintf(&m->text, fmt, ap) == -1)
-		fatal("vasprintf");
-}
-
-/* Order messages as the file reads, then as they were found. */
-static int
-cfgmsg_cmp(const void *a, const void *b)
-{
-	const struct cfgmsg	*x = a, *y = b;
-
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	if (x->col != y->col)
-		return x->col < y->col ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Hand the kept messages over in document order. */
-static void
-cfg_flush(struct cfgctx *ctx)
-{
-	size_t	 i, n;
-
-	n = ctx->nerr < CONFIG_ERRORS_MAX ? ctx->nerr : CONFIG_ERRORS_MAX;
-	if (n > 1)
-		qsort(ctx->msgs, n, sizeof(*ctx->msgs), cfgmsg_cmp);
-	for (i = 0; i < n; i++) {
-		if (ctx->msgs[i].line > 0)
-			errlist_add(ctx->errs, "%s:%d:%d: %s", ctx->name,
-			    ctx->msgs[i].line, ctx->msgs[i].col,
-			    ctx->msgs[i].text);
-		else
-			errlist_add(ctx->errs, "%s: %s", ctx->name,
-			    ctx->msgs[i].text);
-		free(ctx->msgs[i].text);
-	}
-	if (ctx->nerr > CONFIG_ERRORS_MAX)
-		errlist_add(ctx->errs, "%s: %zu more errors not shown",
-		    ctx->name, ctx->nerr - CONFIG_ERRORS_MAX);
-	free(ctx->msgs);
-	ctx->msgs = NULL;
-}
-
-/* One problem at a node of the document. */
-static void
-cfg_error(struct cfgctx *ctx, const struct ynode *n, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	cfg_verror(ctx, n->line, n->col, fmt, ap);
-	va_end(ap);
-}
-
-/* One problem at a line and column (0: none known). */
-static void
-cfg_errorat(struct cfgctx *ctx, int line, int col, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	cfg_verror(ctx, line, col, fmt, ap);
-	va_end(ap);
-}
-
-/* Report what libyaml found wrong with the text itself. */
-static void
-yaml_error(struct cfgctx *ctx, const yaml_parser_t *p)
-{
-	const char	*problem = p->problem != NULL ? p->problem : "error";
-	size_t		 off, i;
-	int		 line = 1, col = 1;
-
-	switch (p->error) {
-	case YAML_MEMORY_ERROR:
-		fatalx("libyaml: out of memory");
-	case YAML_READER_ERROR:
-		/* The reader gives a byte offset, not a mark. */
-		off = p->problem_offset < ctx->len ? p->problem_offset :
-		    ctx->len;
-		for (i = 0; i < off; i++) {
-			if (ctx->data[i] == '\n') {
-				line++;
-				col = 1;
-			} else
-				col++;
-		}
-		if (p->problem_value != -1)
-			cfg_errorat(ctx, line, col,
-			    "YAML syntax error: %s (#%X)", problem,
-			    (unsigned int)p->problem_value);
-		else
-			cfg_errorat(ctx, line, col, "YAML syntax error: %s",
-			    problem);
-		break;
-	default:
-		line = (int)p->problem_mark.line + 1;
-		col = (int)p->problem_mark.column + 1;
-		if (p->context != NULL)
-			cfg_errorat(ctx, line, col, "YAML syntax error: %s "
-			    "(%s at line %d, column %d)", problem, p->context,
-			    (int)p->context_mark.line + 1,
-			    (int)p->context_mark.column + 1);
-		else
-			cfg_errorat(ctx, line, col, "YAML syntax error: %s",
-			    problem);
-		break;
-	}
-}
-
-/* A new node at a libyaml mark. */
-static struct ynode *
-ynode_new(enum ynode_kind kind, const yaml_mark_t *mark)
-{
-	struct ynode	*n;
-
-	n = xcalloc(1, sizeof(*n));
-	n->kind = kind;
-	n->line = (int)mark->line + 1;
-	n->col = (int)mark->column + 1;
-	return n;
-}
-
-/* Append a child to a sequence or mapping. */
-static void
-ynode_add(struct ynode *parent, struct ynode *kid)
-{
-	if (parent->n == parent->cap) {
-		parent->cap = parent->cap == 0 ? 8 : parent->cap * 2;
-		parent->kids = xreallocarray(parent->kids, parent->cap,
-		    sizeof(*parent->kids));
-	}
-	parent->kids[parent->n++] = kid;
-}
-
-/* Release a tree; its depth is bounded by CONFIG_DEPTH_MAX. */
-static void
-ynode_free(struct ynode *n)
-{
-	size_t	 i;
-
-	if (n == NULL)
-		return;
-	for (i = 0; i < n->n; i++)
-		ynode_free(n->kids[i]);
-	free(n->kids);
-	free(n->str);
-	free(n);
-}
-
-/*
- * Read the text into a tree.  Aliases are refused (no expansion, no
- * cycles), so is more than one document or deeper nesting than any
- * valid configuration needs.  Sets *failed after a reported error; a
- * NULL return without it is an empty document.
- */
-static struct ynode *
-yaml_read(struct cfgctx *ctx, int *failed)
-{
-	yaml_parser_t	 parser;
-	yaml_event_t	 ev;
-	struct ynode	*stack[CONFIG_DEPTH_MAX], *root = NULL, *n;
-	size_t		 depth = 0;
-	int		 done = 0, docs = 0;
-
-	*failed = 0;
-	if (!yaml_parser_initialize(&parser))
-		fatalx("yaml_parser_initialize");
-	yaml_parser_set_input_string(&parser, (const unsigned char *)ctx->data,
-	    ctx->len);
-	while (!done) {
-		if (!yaml_parser_parse(&parser, &ev)) {
-			yaml_error(ctx, &parser);
-			goto fail;
-		}
-		n = NULL;
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = 1;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (++docs > 1) {
-				cfg_errorat(ctx, (int)ev.start_mark.line + 1,
-				    (int)ev.start_mark.column + 1,
-				    "only one YAML document is allowed");
-				yaml_event_delete(&ev);
-				goto fail;
-			}
-			break;
-		case YAML_ALIAS_EVENT:
-			/* libyaml allows only [A-Za-z0-9_-] in anchors. */
-			cfg_errorat(ctx, (int)ev.start_mark.line + 1,
-			    (int)ev.start_mark.column + 1,
-			    "alias \"*%s\" is not supported: write the value "
-			    "out", (const char *)ev.data.alias.anchor);
-			yaml_event_delete(&ev);
-			goto fail;
-		case YAML_SCALAR_EVENT:
-			n = ynode_new(YN_SCALAR, &ev.start_mark);
-			n->len = ev.data.scalar.length;
-			n->str = xcalloc(1, n->len + 1);
-			if (n->len > 0)
-				memcpy(n->str, ev.data.scalar.value, n->len);
-			n->plain =
-			    ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			if (depth == CONFIG_DEPTH_MAX) {
-				cfg_errorat(ctx, (int)ev.start_mark.line + 1,
-				    (int)ev.start_mark.column + 1,
-				    "nested deeper than %d levels",
-				    CONFIG_DEPTH_MAX);
-				yaml_event_delete(&ev);
-				goto fail;
-			}
-			n = ynode_new(ev.type == YAML_MAPPING_START_EVENT ?
-			    YN_MAPPING : YN_SEQUENCE, &ev.start_mark);
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			if (depth > 0)
-				depth--;
-			break;
-		default:
-			break;
-		}
-		if (n != NULL) {
-			/* One document has one root: nothing else at depth 0. */
-			if (depth > 0)
-				ynode_add(stack[depth - 1], n);
-			else
-				root = n;
-			if (n->kind != YN_SCALAR)
-				stack[depth++] = n;
-		}
-		yaml_event_delete(&ev);
-	}
-	yaml_parser_delete(&parser);
-	return root;
-
-fail:
-	yaml_parser_delete(&parser);
-	ynode_free(root);
-	*failed = 1;
-	return NULL;
-}
-
-/* User text fit for a message: printable, one line, bounded. */
-static const char *
-quote(const struct ynode *n, char *buf, size_t size)
-{
-	size_t	 len;
-
-	if (n->kind != YN_SCALAR) {
-		strlcpy_safe(buf, n->kind == YN_MAPPING ? "(a mapping)" :
-		    "(a sequence)", size);
-		return buf;
-	}
-	len = n->len > CONFIG_QUOTE_MAX ? CONFIG_QUOTE_MAX : n->len;
-	sanitize_text(buf, size, n->str, len);
-	if (n->len > len && strlen(buf) + 4 <= size)
-		strcat(buf, "...");
-	return buf;
-}
-
-/* A YAML null: no value at all, "~" or "null" unquoted. */
-static int
-is_null(const struct ynode *n)
-{
-	if (n->kind != YN_SCALAR || !n->plain)
-		return 0;
-	return n->len == 0 || strcmp(n->str, "~") == 0 ||
-	    strcmp(n->str, "null") == 0 || strcmp(n->str, "Null") == 0 ||
-	    strcmp(n->str, "NULL") == 0;
-}
-
-/* Is this key node exactly the given name? */
-static int
-key_is(const struct ynode *k, const char *name)
-{
-	return k->kind == YN_SCALAR && k->len == strlen(name) &&
-	    memcmp(k->str, name, k->len) == 0;
-}
-
-/* Order strings by bytes, then by where they appear. */
-static int
-named_cmp(const void *a, const void *b)
-{
-	const struct named	*x = a, *y = b;
-	size_t			 len = x->len < y->len ? x->len : y->len;
-	int			 r;
-
-	if ((r = memcmp(x->s, y->s, len)) != 0)
-		return r;
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/*
- * Set flag[idx] to PAIR_DUP for every string seen before; sorting keeps
- * a big hostile mapping from costing n * n comparisons.
- */
-static void
-mark_dups(struct named *v, size_t n, unsigned char *flag)
-{
-	size_t	 i;
-
-	if (n < 2)
-		return;
-	qsort(v, n, sizeof(*v), named_cmp);
-	for (i = 1; i < n; i++)
-		if (v[i].len == v[i - 1].len &&
-		    memcmp(v[i].s, v[i - 1].s, v[i].len) == 0)
-			flag[v[i].idx] = PAIR_DUP;
-}
-
-/*
- * Check a mapping's keys: each is a string and appears once.  Returns
- * one flag per pair, non-zero for a pair the caller must skip; what
- * names a key in the duplicate message ("key", "pool name").
- */
-static unsigned char *
-map_keys(struct cfgctx *ctx, const struct ynode *map, const char *what)
-{
-	struct named	*v;
-	unsigned char	*flag;
-	size_t		 i, m = 0, npairs = map->n / 2;
-	char		 q[CONFIG_QUOTE_MAX + 4];
-
-	flag = xcalloc(npairs + 1, 1);
-	v = xcalloc(npairs + 1, sizeof(*v));
-	for (i = 0; i < npairs; i++) {
-		const struct ynode *k = map->kids[2 * i];
-
-		if (k->kind != YN_SCALAR) {
-			cfg_error(ctx, k, "expected a string as key, not %s",
-			    quote(k, q, sizeof(q)));
-			flag[i] = PAIR_BADKEY;
-			continue;
-		}
-		v[m].s = k->str;
-		v[m].len = k->len;
-		v[m].idx = i;
-		m++;
-	}
-	mark_dups(v, m, flag);
-	for (i = 0; i < npairs; i++)
-		if (flag[i] == PAIR_DUP)
-			cfg_error(ctx, map->kids[2 * i], "duplicate %s \"%s\"",
-			    what, quote(map->kids[2 * i], q, sizeof(q)));
-	free(v);
-	return flag;
-}
 
 /* A key no one knows; where says "in defaults", "at the top level"... */
 static void
@@ -642,259 +185,8 @@ unknown_key(struct cfgctx *ctx, const struct ynode *k, const char *where)
 {
 	char	 q[CONFIG_QUOTE_MAX + 4];
 
-	cfg_error(ctx, k, "unknown key \"%s\" %s", quote(k, q, sizeof(q)),
+	cfg_error(ctx, k, "unknown key \"%s\" %s", ynode_quote(k, q, sizeof(q)),
 	    where);
-}
-
-/* A section's value: 0 for a mapping to read, -1 for none or a problem. */
-static int
-section(struct cfgctx *ctx, const char *key, const struct ynode *v)
-{
-	if (is_null(v))
-		return -1;
-	if (v->kind != YN_MAPPING) {
-		cfg_error(ctx, v, "%s: expected a mapping", key);
-		return -1;
-	}
-	return 0;
-}
-
-/* A scalar that holds a value: not null, not a container, no NUL. */
-static int
-get_scalar(struct cfgctx *ctx, const char *key, const struct ynode *v,
-    const char *what)
-{
-	if (v->kind != YN_SCALAR || is_null(v)) {
-		cfg_error(ctx, v, "%s: expected %s", key, what);
-		return -1;
-	}
-	if (memchr(v->str, '\0', v->len) != NULL) {
-		cfg_error(ctx, v, "%s: must not contain a NUL byte", key);
-		return -1;
-	}
-	return 0;
-}
-
-/* A string; nonempty: refuse "". */
-static int
-get_string(struct cfgctx *ctx, const char *key, const struct ynode *v,
-    const char *what, int nonempty, char **dst)
-{
-	if (get_scalar(ctx, key, v, what) == -1)
-		return -1;
-	if (nonempty && v->len == 0) {
-		cfg_error(ctx, v, "%s: expected %s, not an empty string", key,
-		    what);
-		return -1;
-	}
-	free(*dst);
-	*dst = xstrdup(v->str);
-	return 0;
-}
-
-/* An absolute path. */
-static int
-get_path(struct cfgctx *ctx, const char *key, const struct ynode *v,
-    char **dst)
-{
-	if (get_scalar(ctx, key, v, "an absolute path") == -1)
-		return -1;
-	if (v->str[0] != '/') {
-		cfg_error(ctx, v, "%s: expected an absolute path", key);
-		return -1;
-	}
-	free(*dst);
-	*dst = xstrdup(v->str);
-	return 0;
-}
-
-/* A plain decimal integer from min to max. */
-static int
-get_uint(struct cfgctx *ctx, const char *key, const struct ynode *v,
-    unsigned long min, unsigned long max, unsigned long *dst)
-{
-	unsigned long	 n = 0;
-	size_t		 i;
-
-	if (v->kind != YN_SCALAR || v->len == 0 || v->len > 10 ||
-	    (v->str[0] == '0' && v->len > 1))
-		goto bad;
-	for (i = 0; i < v->len; i++) {
-		if (v->str[i] < '0' || v->str[i] > '9')
-			goto bad;
-		n = n * 10 + (unsigned long)(v->str[i] - '0');
-	}
-	if (n < min || n > max)
-		goto bad;
-	*dst = n;
-	return 0;
-
-bad:
-	cfg_error(ctx, v, "%s: expected an integer from %lu to %lu", key, min,
-	    max);
-	return -1;
-}
-
-/* true/false, yes/no, on/off in any case. */
-static int
-get_bool(struct cfgctx *ctx, const char *key, const struct ynode *v,
-    int *dst)
-{
-	static const char *const yes[] = { "true", "yes", "on", NULL };
-	static const char *const no[] = { "false", "no", "off", NULL };
-	size_t	 i;
-
-	if (v->kind == YN_SCALAR && memchr(v->str, '\0', v->len) == NULL) {
-		for (i = 0; yes[i] != NULL; i++)
-			if (strcasecmp(v->str, yes[i]) == 0) {
-				*dst = 1;
-				return 0;
-			}
-		for (i = 0; no[i] != NULL; i++)
-			if (strcasecmp(v->str, no[i]) == 0) {
-				*dst = 0;
-				return 0;
-			}
-	}
-	cfg_error(ctx, v, "%s: expected true or false", key);
-	return -1;
-}
-
-/* One word of a list; what lists the words to suggest. */
-static int
-get_choice(struct cfgctx *ctx, const char *key, const struct ynode *v,
-    const char *const *words, const int *values, const char *what, int *dst)
-{
-	size_t	 i;
-
-	if (v->kind == YN_SCALAR && memchr(v->str, '\0', v->len) == NULL)
-		for (i = 0; words[i] != NULL; i++)
-			if (strcmp(v->str, words[i]) == 0) {
-				*dst = values[i];
-				return 0;
-			}
-	cfg_error(ctx, v, "%s: expected %s", key, what);
-	return -1;
-}
-
-/* A duration as it is best written: 250ms, 2s, 1m, 1h. */
-static void
-ms_str(unsigned int ms, char *buf, size_t size)
-{
-	if (ms != 0 && ms % (3600 * 1000) == 0)
-		snprintf(buf, size, "%uh", ms / (3600 * 1000));
-	else if (ms != 0 && ms % (60 * 1000) == 0)
-		snprintf(buf, size, "%um", ms / (60 * 1000));
-	else if (ms != 0 && ms % 1000 == 0)
-		snprintf(buf, size, "%us", ms / 1000);
-	else
-		snprintf(buf, size, "%ums", ms);
-}
-
-/* A duration with a unit, from min to max milliseconds. */
-static int
-get_duration(struct cfgctx *ctx, const char *key, const struct ynode *v,
-    unsigned int min, unsigned int max, unsigned int *dst)
-{
-	const char	*err = NULL;
-	char		 lo[16], hi[16];
-	unsigned int	 ms;
-
-	if (get_scalar(ctx, key, v,
-	    "a duration with a unit, like 250ms, 2s or 1m") == -1)
-		return -1;
-	if (duration_parse(v->str, &ms, &err) == -1) {
-		cfg_error(ctx, v, "%s: %s", key, err);
-		return -1;
-	}
-	if (ms < min || ms > max) {
-		ms_str(min, lo, sizeof(lo));
-		ms_str(max, hi, sizeof(hi));
-		cfg_error(ctx, v, "%s: expected a duration from %s to %s", key,
-		    lo, hi);
-		return -1;
-	}
-	*dst = ms;
-	return 0;
-}
-
-/* HOST:PORT, [V6]:PORT or unix:/path. */
-static int
-get_address(struct cfgctx *ctx, const char *key, const struct ynode *v,
-    struct address *dst)
-{
-	struct address	 a;
-	const char	*err = NULL;
-
-	if (get_scalar(ctx, key, v,
-	    "an address (HOST:PORT, [V6]:PORT or unix:/path)") == -1)
-		return -1;
-	if (address_parse(v->str, &a, &err) == -1) {
-		cfg_error(ctx, v, "%s: %s", key, err);
-		return -1;
-	}
-	address_free(dst);
-	*dst = a;
-	return 0;
-}
-
-/* One address, or a sequence of them. */
-static void
-get_address_list(struct cfgctx *ctx, const char *key, const struct ynode *v,
-    struct address_list *l)
-{
-	struct address	 a;
-	size_t		 i, n;
-
-	address_list_free(l);
-	if (is_null(v))
-		return;
-	if (v->kind == YN_MAPPING) {
-		cfg_error(ctx, v, "%s: expected an address or a sequence of "
-		    "addresses", key);
-		return;
-	}
-	n = v->kind == YN_SEQUENCE ? v->n : 1;
-	l->addr = xcalloc(n, sizeof(*l->addr));
-	for (i = 0; i < n; i++) {
-		memset(&a, 0, sizeof(a));
-		if (get_address(ctx, key, v->kind == YN_SEQUENCE ?
-		    v->kids[i] : v, &a) == 0)
-			l->addr[l->n++] = a;
-	}
-}
-
-/* One network, or a sequence of them. */
-static void
-get_cidrs(struct cfgctx *ctx, const char *key, const struct ynode *v,
-    struct cidr **list, size_t *nlist)
-{
-	const char	*what = "a network like 10.0.0.0/8 or ::1/128";
-	const struct ynode *item;
-	struct cidr	 c;
-	size_t		 i, n;
-
-	free(*list);
-	*list = NULL;
-	*nlist = 0;
-	if (is_null(v))
-		return;
-	if (v->kind == YN_MAPPING) {
-		cfg_error(ctx, v, "%s: expected a sequence of networks", key);
-		return;
-	}
-	n = v->kind == YN_SEQUENCE ? v->n : 1;
-	*list = xcalloc(n, sizeof(**list));
-	for (i = 0; i < n; i++) {
-		item = v->kind == YN_SEQUENCE ? v->kids[i] : v;
-		if (get_scalar(ctx, key, item, what) == -1)
-			continue;
-		if (cidr_parse(item->str, &c) == -1) {
-			cfg_error(ctx, item, "%s: expected %s", key, what);
-			continue;
-		}
-		(*list)[(*nlist)++] = c;
-	}
 }
 
 /* Pool and check names: what agent-send, ctl and reports carry. */
@@ -914,522 +206,255 @@ valid_name(const char *s, size_t len)
 	return 1;
 }
 
-/* An HTTP token (RFC 9110), so that a name cannot smuggle a header. */
-static int
-header_name_ok(const char *s, size_t len)
+/*
+ * The row of a table for this key node, or NULL; *off gets where the
+ * struct its offset counts from is, within the table's own.
+ */
+static const struct cfg_key *
+cfg_find(const struct cfg_key *keys, const struct ynode *k, size_t *off)
 {
-	size_t	 i;
+	const struct cfg_key	*key;
+	size_t			 inner;
 
-	if (len == 0)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') ||
-		    strchr("!#$%&'*+-.^_`|~", s[i]) != NULL) || s[i] == '\0')
-			return 0;
-	return 1;
-}
-
-/* A header value: no control bytes but tab, so no CR LF. */
-static int
-header_value_ok(const char *s, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < len; i++)
-		if (((unsigned char)s[i] < 0x20 && s[i] != '\t') ||
-		    s[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* Validate one header and keep it as "Name: value". */
-static void
-header_add(struct cfgctx *ctx, const struct ynode *at, struct check *c,
-    const char *name, size_t namelen, const char *value, size_t valuelen)
-{
-	char	 q[CONFIG_QUOTE_MAX + 4];
-	char	*h;
-
-	while (valuelen > 0 && (*value == ' ' || *value == '\t')) {
-		value++;
-		valuelen--;
-	}
-	while (valuelen > 0 && (value[valuelen - 1] == ' ' ||
-	    value[valuelen - 1] == '\t'))
-		valuelen--;
-	if (!header_name_ok(name, namelen)) {
-		cfg_error(ctx, at, "headers: bad header name in \"%s\" "
-		    "(expected \"Name: value\")", quote(at, q, sizeof(q)));
-		return;
-	}
-	if (!header_value_ok(value, valuelen)) {
-		cfg_error(ctx, at, "headers: a header value must not contain "
-		    "control characters");
-		return;
-	}
-	xasprintf(&h, "%.*s: %.*s", (int)namelen, name, (int)valuelen, value);
-	c->headers = xreallocarray(c->headers, c->nheaders + 1,
-	    sizeof(*c->headers));
-	c->headers[c->nheaders++] = h;
-}
-
-/* A sequence of "Name: value" strings, or a mapping name -> value. */
-static void
-get_headers(struct cfgctx *ctx, const struct ynode *v, struct check *c)
-{
-	const char	*what = "\"Name: value\"";
-	const struct ynode *item, *k;
-	unsigned char	*skip;
-	const char	*colon;
-	size_t		 i;
-
-	if (is_null(v))
-		return;
-	if (v->kind == YN_SEQUENCE) {
-		for (i = 0; i < v->n; i++) {
-			item = v->kids[i];
-			if (get_scalar(ctx, "headers", item, what) == -1)
-				continue;
-			if ((colon = strchr(item->str, ':')) == NULL) {
-				cfg_error(ctx, item, "headers: expected %s",
-				    what);
-				continue;
+	for (; keys->name != NULL; keys++) {
+		if (keys->kind == CFG_INCLUDE) {
+			if ((key = cfg_find(keys->table, k, &inner)) != NULL) {
+				*off = keys->offset + inner;
+				return key;
 			}
-			header_add(ctx, item, c, item->str,
-			    (size_t)(colon - item->str), colon + 1,
-			    item->len - (size_t)(colon + 1 - item->str));
+		} else if (ynode_is(k, keys->name)) {
+			*off = 0;
+			return keys;
 		}
-		return;
 	}
-	if (v->kind != YN_MAPPING) {
-		cfg_error(ctx, v, "headers: expected a sequence of %s strings "
-		    "or a mapping", what);
-		return;
-	}
-	skip = map_keys(ctx, v, "header");
-	for (i = 0; i < v->n / 2; i++) {
-		if (skip[i])
-			continue;
-		k = v->kids[2 * i];
-		item = v->kids[2 * i + 1];
-		if (get_scalar(ctx, "headers", item, "a header value") == -1)
-			continue;
-		header_add(ctx, k, c, k->str, k->len, item->str, item->len);
-	}
-	free(skip);
-}
-
-/* An http:// or https:// URL without blanks or control bytes. */
-static int
-url_ok(const char *s)
-{
-	const char	*p;
-
-	if (strncasecmp(s, "http://", 7) == 0)
-		p = s + 7;
-	else if (strncasecmp(s, "https://", 8) == 0)
-		p = s + 8;
-	else
-		return 0;
-	if (*p == '\0' || *p == '/')
-		return 0;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* agent: the HAProxy agent-check ports. */
-static void
-parse_agent(struct cfgctx *ctx, const struct ynode *v)
-{
-	struct config	*conf = ctx->conf;
-	unsigned char	*skip;
-	size_t		 i;
-	int		 n;
-
-	if (section(ctx, "agent", v) == -1)
-		return;
-	skip = map_keys(ctx, v, "key");
-	for (i = 0; i < v->n / 2; i++) {
-		const struct ynode *k = v->kids[2 * i], *val = v->kids[2 * i + 1];
-
-		if (skip[i])
-			continue;
-		if (key_is(k, "listen"))
-			get_address_list(ctx, "listen", val,
-			    &conf->agent_listen);
-		else if (key_is(k, "allow"))
-			get_cidrs(ctx, "allow", val, &conf->allow,
-			    &conf->nallow);
-		else if (key_is(k, "admin_state")) {
-			if (get_choice(ctx, "admin_state", val,
-			    admin_state_words, admin_state_values,
-			    "set or leave", &n) == 0)
-				conf->admin_state = (enum admin_state)n;
-		} else
-			unknown_key(ctx, k, "in agent");
-	}
-	free(skip);
-}
-
-/* control: the socket of `fpmprobe ctl` and where marks are kept. */
-static void
-parse_control(struct cfgctx *ctx, const struct ynode *v)
-{
-	struct config	*conf = ctx->conf;
-	unsigned char	*skip;
-	size_t		 i;
-
-	if (section(ctx, "control", v) == -1)
-		return;
-	skip = map_keys(ctx, v, "key");
-	for (i = 0; i < v->n / 2; i++) {
-		const struct ynode *k = v->kids[2 * i], *val = v->kids[2 * i + 1];
-
-		if (skip[i])
-			continue;
-		if (key_is(k, "socket"))
-			get_string(ctx, "socket", val, "a path", 1,
-			    &conf->control_socket);
-		else if (key_is(k, "state_dir"))
-			get_string(ctx, "state_dir", val, "a directory", 1,
-			    &conf->state_dir);
-		else
-			unknown_key(ctx, k, "in control");
-	}
-	free(skip);
+	return NULL;
 }
 
 /*
- * http: the status endpoint.  struct config has no ACL of its own for
- * it yet, so "allow" is refused rather than read and ignored.
+ * Read a mapping with key tables: each key goes to the first scope that
+ * knows it, an unknown one is reported "in" where it was.  What keys it
+ * had lands in *m, for the required ones and the caller's own.
  */
 static void
-parse_http(struct cfgctx *ctx, const struct ynode *v)
+cfg_read_map(struct cfgctx *ctx, const struct ynode *map,
+    const struct cfg_scope *scope, size_t nscope, const char *in,
+    struct cfg_map *m)
 {
-	unsigned char	*skip;
-	size_t		 i;
+	const struct cfg_key	*key = NULL;
+	const struct ynode	*k, *v;
+	unsigned char		*skip;
+	size_t			 i, s, off = 0;
 
-	if (section(ctx, "http", v) == -1)
-		return;
-	skip = map_keys(ctx, v, "key");
-	for (i = 0; i < v->n / 2; i++) {
-		const struct ynode *k = v->kids[2 * i], *val = v->kids[2 * i + 1];
-
-		if (skip[i])
-			continue;
-		if (key_is(k, "listen"))
-			get_address_list(ctx, "listen", val,
-			    &ctx->conf->http_listen);
-		else if (key_is(k, "allow"))
-			cfg_error(ctx, k, "key \"allow\" in http is not "
-			    "supported: listen on a loopback address instead");
-		else
-			unknown_key(ctx, k, "in http");
-	}
-	free(skip);
-}
-
-/* defaults: what pools and checks inherit. */
-static void
-parse_defaults(struct cfgctx *ctx, const struct ynode *v)
-{
-	struct config	*conf = ctx->conf;
-	unsigned char	*skip;
-	unsigned long	 n;
-	size_t		 i;
-
-	if (section(ctx, "defaults", v) == -1)
-		return;
-	skip = map_keys(ctx, v, "key");
-	for (i = 0; i < v->n / 2; i++) {
-		const struct ynode *k = v->kids[2 * i], *val = v->kids[2 * i + 1];
-
-		if (skip[i])
-			continue;
-		if (key_is(k, "interval"))
-			get_duration(ctx, "interval", val, INTERVAL_MIN_MS,
-			    INTERVAL_MAX_MS, &conf->interval_ms);
-		else if (key_is(k, "timeout"))
-			get_duration(ctx, "timeout", val, TIMEOUT_MIN_MS,
-			    TIMEOUT_MAX_MS, &conf->timeout_ms);
-		else if (key_is(k, "rise")) {
-			if (get_uint(ctx, "rise", val, 1, 100, &n) == 0)
-				conf->rise = (unsigned int)n;
-		} else if (key_is(k, "fall")) {
-			if (get_uint(ctx, "fall", val, 1, 100, &n) == 0)
-				conf->fall = (unsigned int)n;
-		} else
-			unknown_key(ctx, k, "in defaults");
-	}
-	free(skip);
-}
-
-/* Read the value of one known check key. */
-static void
-check_key(struct cfgctx *ctx, struct check *c, enum check_key key,
-    const char *kname, const struct ynode *v)
-{
-	struct stat	 sb;
-	unsigned long	 n;
-	int		 i;
-
-	switch (key) {
-	case CK_NAME:
-	case CK_TYPE:
-		break;		/* read first, by parse_check() */
-	case CK_INTERVAL:
-		get_duration(ctx, kname, v, INTERVAL_MIN_MS, INTERVAL_MAX_MS,
-		    &c->interval_ms);
-		break;
-	case CK_TIMEOUT:
-		get_duration(ctx, kname, v, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS,
-		    &c->timeout_ms);
-		break;
-	case CK_RISE:
-		if (get_uint(ctx, kname, v, 1, 100, &n) == 0)
-			c->rise = (unsigned int)n;
-		break;
-	case CK_FALL:
-		if (get_uint(ctx, kname, v, 1, 100, &n) == 0)
-			c->fall = (unsigned int)n;
-		break;
-	case CK_SCRIPT:
-		if (get_path(ctx, kname, v, &c->script) == 0 &&
-		    v->str[v->len - 1] == '/') {
-			cfg_error(ctx, v, "%s: expected the path of a file, "
-			    "not a directory", kname);
-		}
-		break;
-	case CK_URI:
-		if (get_scalar(ctx, kname, v, "a path starting with /") == 0) {
-			if (v->str[0] != '/')
-				cfg_error(ctx, v, "%s: expected a path "
-				    "starting with /", kname);
-			else {
-				free(c->uri);
-				c->uri = xstrdup(v->str);
-			}
-		}
-		break;
-	case CK_QUERY:
-		get_string(ctx, kname, v, "a string", 0, &c->query);
-		break;
-	case CK_EXPECT_STATUS:
-		if (get_uint(ctx, kname, v, 100, 999, &n) == 0)
-			c->expect_status = (int)n;
-		break;
-	case CK_EXPECT_BODY:
-		get_string(ctx, kname, v, "a string", 0, &c->expect_body);
-		break;
-	case CK_ADDRESS:
-		get_address(ctx, kname, v, &c->address);
-		break;
-	case CK_CONNINFO:
-		get_string(ctx, kname, v, "a connection string", 1,
-		    &c->conninfo);
-		break;
-	case CK_PASSWORD_FILE:
-		get_path(ctx, kname, v, &c->password_file);
-		if (c->password_file != NULL &&
-		    stat(c->password_file, &sb) == 0 && (sb.st_mode & S_IROTH))
-			cfg_error(ctx, v, "password_file %s is readable by "
-			    "others; refusing it (chmod o-r %s)",
-			    c->password_file, c->password_file);
-		break;
-	case CK_EXPECT:
-		get_string(ctx, kname, v, "a string", 0, &c->expect);
-		break;
-	case CK_EXPECT_ROWS:
-		if (get_uint(ctx, kname, v, 0, 1000000000, &n) == 0)
-			c->expect_rows = (long)n;
-		break;
-	case CK_RECONNECT:
-		if (get_choice(ctx, kname, v, reconnect_words,
-		    reconnect_values, "keep or always", &i) == 0)
-			c->reconnect_always = i;
-		break;
-	case CK_HOST:
-		get_string(ctx, kname, v, "a host name or address", 1,
-		    &c->host);
-		break;
-	case CK_PORT:
-		if (get_uint(ctx, kname, v, 1, 65535, &n) == 0)
-			c->port = (unsigned int)n;
-		break;
-	case CK_SOCKET:
-		get_path(ctx, kname, v, &c->socket);
-		break;
-	case CK_USER:
-		get_string(ctx, kname, v, "a user name", 1, &c->user);
-		break;
-	case CK_PASSWORD:
-		get_string(ctx, kname, v, "a string", 0, &c->password);
-		break;
-	case CK_DATABASE:
-		get_string(ctx, kname, v, "a database name", 1, &c->database);
-		break;
-	case CK_TLS:
-		if (get_choice(ctx, kname, v, tls_words, tls_values,
-		    "off, on or verify", &i) == 0)
-			c->tls = i;
-		break;
-	case CK_TLS_CA:
-		get_path(ctx, kname, v, &c->tls_ca);
-		break;
-	case CK_URL:
-		if (get_scalar(ctx, kname, v,
-		    "an http:// or https:// URL") == 0) {
-			if (!url_ok(v->str))
-				cfg_error(ctx, v, "%s: expected an http:// or "
-				    "https:// URL", kname);
-			else {
-				free(c->url);
-				c->url = xstrdup(v->str);
-			}
-		}
-		break;
-	case CK_METHOD:
-		if (get_choice(ctx, kname, v, method_words, method_values,
-		    "GET or HEAD", &i) == 0) {
-			free(c->method);
-			c->method = xstrdup(method_words[i]);
-		}
-		break;
-	case CK_HEADERS:
-		get_headers(ctx, v, c);
-		break;
-	case CK_UNIX_SOCKET:
-		get_path(ctx, kname, v, &c->unix_socket);
-		break;
-	case CK_TLS_VERIFY:
-		get_bool(ctx, kname, v, &c->tls_verify);
-		break;
-	case CK_FOLLOW_REDIRECTS:
-		get_bool(ctx, kname, v, &c->follow_redirects);
-		break;
-	case CK_MAX:
-		break;
-	}
-}
-
-/*
- * What a check of a known type needs once its keys are read: required
- * keys, keys that exclude each other, the type's own defaults.
- */
-static void
-check_finish(struct cfgctx *ctx, struct check *c, unsigned int type,
-    const struct ynode *const *seen, const struct ynode *map,
-    const char *where)
-{
-	const char	*base;
-
-	switch (type) {
-	case T_FASTCGI:
-		if (seen[CK_SCRIPT] == NULL)
-			cfg_error(ctx, map, "%s: missing required key "
-			    "\"script\"", where);
-		if (c->uri == NULL && c->script != NULL) {
-			base = strrchr(c->script, '/');
-			xasprintf(&c->uri, "/%s", base + 1);
-		}
-		if (c->expect_status == 0)
-			c->expect_status = DEFAULT_EXPECT_STATUS;
-		break;
-	case T_PGSQL:
-		if (seen[CK_CONNINFO] == NULL)
-			cfg_error(ctx, map, "%s: missing required key "
-			    "\"conninfo\"", where);
-		if (c->query == NULL)
-			c->query = xstrdup(DEFAULT_SQL);
-		break;
-	case T_MYSQL:
-		if (seen[CK_HOST] == NULL && seen[CK_SOCKET] == NULL)
-			cfg_error(ctx, map, "%s: missing required key "
-			    "\"host\" (or \"socket\")", where);
-		if (seen[CK_HOST] != NULL && seen[CK_SOCKET] != NULL)
-			cfg_error(ctx, seen[CK_SOCKET], "%s: set host or "
-			    "socket, not both", where);
-		if (seen[CK_PORT] != NULL && seen[CK_SOCKET] != NULL)
-			cfg_error(ctx, seen[CK_PORT], "%s: port is not used "
-			    "with socket", where);
-		if (seen[CK_USER] == NULL)
-			cfg_error(ctx, map, "%s: missing required key "
-			    "\"user\"", where);
-		if (seen[CK_PASSWORD] != NULL &&
-		    seen[CK_PASSWORD_FILE] != NULL)
-			cfg_error(ctx, seen[CK_PASSWORD_FILE], "%s: set "
-			    "password or password_file, not both", where);
-		if (c->port == 0 && seen[CK_SOCKET] == NULL)
-			c->port = MYSQL_DEFAULT_PORT;
-		if (c->query == NULL)
-			c->query = xstrdup(DEFAULT_SQL);
-		break;
-	case T_HTTP:
-		if (seen[CK_URL] == NULL)
-			cfg_error(ctx, map, "%s: missing required key \"url\"",
-			    where);
-		if (c->expect_status == 0)
-			c->expect_status = 200;
-		if (c->method == NULL)
-			c->method = xstrdup("GET");
-		break;
-	default:
-		break;
-	}
-}
-
-/*
- * One check.  Its name and type are read first: messages about the
- * other keys name the check, and the type says which keys belong.
- * *namenode is the name's node, for duplicate names.
- */
-static struct check *
-parse_check(struct cfgctx *ctx, struct pool *pool, const struct ynode *map,
-    size_t index, const struct ynode **namenode)
-{
-	const struct ynode *seen[CK_MAX];
-	const struct ynode *k, *v, *typev = NULL;
-	struct check	*c;
-	unsigned char	*skip;
-	unsigned int	 type = 0;
-	const char	*tname = NULL;
-	char		 where[2 * CONFIG_QUOTE_MAX + 64];
-	char		 q[CONFIG_QUOTE_MAX + 4];
-	size_t		 i, j;
-
-	*namenode = NULL;
-	memset(seen, 0, sizeof(seen));
-	c = xcalloc(1, sizeof(*c));
-	c->pool = pool;
-	c->line = map->line;
-	c->col = map->col;
-	c->expect_rows = -1;
-	c->tls_verify = 1;
-
-	skip = map_keys(ctx, map, "key");
+	memset(m, 0, sizeof(*m));
+	m->map = map;
+	skip = ynode_keys(ctx, map, "key");
 	for (i = 0; i < map->n / 2; i++) {
 		if (skip[i])
 			continue;
 		k = map->kids[2 * i];
 		v = map->kids[2 * i + 1];
-		if (key_is(k, "name")) {
-			seen[CK_NAME] = v;
-			if (get_scalar(ctx, "name", v, "a check name") == -1)
-				continue;
-			if (!valid_name(v->str, v->len)) {
-				cfg_error(ctx, v, "name: \"%s\": expected 1 to "
-				    "%d letters, digits, '_', '.' or '-'",
-				    quote(v, q, sizeof(q)), CONFIG_NAME_MAX);
-				continue;
-			}
-			c->name = xstrdup(v->str);
-			*namenode = v;
-		} else if (key_is(k, "type"))
-			typev = seen[CK_TYPE] = v;
+		for (s = 0; s < nscope; s++)
+			if ((key = cfg_find(scope[s].keys, k, &off)) != NULL)
+				break;
+		if (s == nscope) {
+			unknown_key(ctx, k, in);
+			continue;
+		}
+		if (scope[s].base == NULL) {
+			cfg_error(ctx, k, "key \"%s\" does not apply to %s",
+			    key->name, scope[s].refuse);
+			continue;
+		}
+		if (key->kind == CFG_REFUSED) {
+			cfg_error(ctx, k, "key \"%s\" %s is not supported: %s",
+			    key->name, in, key->what);
+			continue;
+		}
+		if (m->n == CFG_SEEN_MAX)
+			fatalx("%s: more than %d keys in one table", __func__,
+			    CFG_SEEN_MAX);
+		m->key[m->n] = key;
+		m->k[m->n] = k;
+		m->v[m->n++] = v;
+		if (key->kind == CFG_SECTION)
+			cfg_read_section(ctx, key, v,
+			    (char *)scope[s].base + off + key->offset);
+		else
+			ynode_value(ctx, key, v, (char *)scope[s].base + off);
+	}
+	free(skip);
+}
+
+/* A section: a mapping read with its row's table, for the struct at dst. */
+static void
+cfg_read_section(struct cfgctx *ctx, const struct cfg_key *key,
+    const struct ynode *v, void *dst)
+{
+	struct cfg_scope	 scope = { key->table, dst, NULL };
+	struct cfg_map		 m;
+	char			 in[64];
+
+	if (ynode_mapping(ctx, key->name, v) == -1)
+		return;
+	snprintf(in, sizeof(in), "in %s", key->name);
+	cfg_read_map(ctx, v, &scope, 1, in, &m);
+}
+
+/* Where in *m a key is, m->n when the mapping did not have it. */
+static size_t
+cfg_index(const struct cfg_map *m, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->key[i]->name, name) == 0)
+			break;
+	return i;
+}
+
+/* The value node a mapping gave a key, or NULL. */
+static const struct ynode *
+cfg_value(const struct cfg_map *m, const char *name)
+{
+	size_t	 i = cfg_index(m, name);
+
+	return i < m->n ? m->v[i] : NULL;
+}
+
+/* Report each required key of a table the mapping lacks, at a node. */
+static void
+cfg_required(struct cfgctx *ctx, const struct cfg_map *m,
+    const struct cfg_key *keys, const struct ynode *at, const char *where)
+{
+	for (; keys->name != NULL; keys++) {
+		if (keys->kind == CFG_INCLUDE)
+			cfg_required(ctx, m, keys->table, at, where);
+		if (!(keys->flags & CFG_REQUIRED) ||
+		    cfg_value(m, keys->name) != NULL)
+			continue;
+		if (where != NULL)
+			cfg_error(ctx, at, "%s: missing required key \"%s\"",
+			    where, keys->name);
+		else
+			cfg_error(ctx, at, "missing required key \"%s\"",
+			    keys->name);
+	}
+}
+
+/* Was the check given this key?  For a type's finish(). */
+int
+cfg_seen(const struct cfg_check *cc, const char *key)
+{
+	return cfg_value(cc->m, key) != NULL;
+}
+
+/*
+ * A problem a type's finish() found, at the value of key (NULL: the
+ * check), after the name of the check.
+ */
+void
+cfg_check_error(struct cfg_check *cc, const char *key, const char *fmt, ...)
+{
+	const struct ynode	*at = key != NULL ? cfg_value(cc->m, key) : NULL;
+	va_list			 ap;
+	char			*text;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) == -1)
+		fatal("vasprintf");
+	va_end(ap);
+	cfg_error(cc->ctx, at != NULL ? at : cc->m->map, "%s: %s", cc->where,
+	    text);
+	free(text);
+}
+
+/* The value of the first pair of a mapping with that key, or NULL. */
+static const struct ynode *
+map_value(const struct ynode *map, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < map->n / 2; i++)
+		if (ynode_is(map->kids[2 * i], name))
+			return map->kids[2 * i + 1];
+	return NULL;
+}
+
+/* "fastcgi, pgsql, mysql or http": the check types, for a message. */
+static void
+type_list(char *buf, size_t size)
+{
+	size_t	 i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; check_types[i] != NULL && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s",
+		    i == 0 ? "" : check_types[i + 1] != NULL ? ", " : " or ",
+		    check_types[i]->name);
+}
+
+/* A check's type, or NULL when it is not known or not built. */
+static const struct check_ops *
+parse_type(struct cfgctx *ctx, const struct ynode *v)
+{
+	char	 q[CONFIG_QUOTE_MAX + 4], list[128];
+	size_t	 i;
+
+	if (ynode_scalar(ctx, "type", v, "a check type") == -1)
+		return NULL;
+	for (i = 0; check_types[i] != NULL; i++)
+		if (strcmp(v->str, check_types[i]->name) == 0)
+			break;
+	if (check_types[i] == NULL) {
+		type_list(list, sizeof(list));
+		cfg_error(ctx, v, "unknown check type \"%s\" (expected %s)",
+		    ynode_quote(v, q, sizeof(q)), list);
+		return NULL;
+	}
+	if (check_types[i]->start == NULL)
+		cfg_error(ctx, v, "check type \"%s\" is not available in this "
+		    "build", check_types[i]->name);
+	return check_types[i];
+}
+
+/*
+ * One check.  Its name and type are read first: messages about the
+ * other keys name the check, and the type says which keys belong.  Of
+ * a type not known, each key is still read, into the settings of the
+ * first type that has it, so that its value is checked.  *namenode is
+ * the name's node, for duplicate names.
+ */
+static struct check *
+parse_check(struct cfgctx *ctx, struct pool *pool, const struct ynode *map,
+    size_t index, const struct ynode **namenode)
+{
+	struct cfg_scope	 scope[CFG_SCOPES_MAX];
+	void			*scratch[CFG_SCOPES_MAX];
+	const struct check_ops	*ops = NULL;
+	const struct ynode	*namev, *typev;
+	struct cfg_map		 m;
+	struct cfg_check	 cc;
+	struct check		*c;
+	char			 where[2 * CONFIG_QUOTE_MAX + 64];
+	char			 in[sizeof(where) + 4], refuse[32];
+	char			 q[CONFIG_QUOTE_MAX + 4];
+	size_t			 i, n = 0;
+
+	*namenode = NULL;
+	if ((typev = map_value(map, "type")) != NULL)
+		ops = parse_type(ctx, typev);
+	c = check_new(pool, ops);
+	c->line = map->line;
+	c->col = map->col;
+	if ((namev = map_value(map, "name")) != NULL &&
+	    ynode_scalar(ctx, "name", namev, "a check name") == 0) {
+		if (valid_name(namev->str, namev->len)) {
+			c->name = xstrdup(namev->str);
+			*namenode = namev;
+		} else
+			cfg_error(ctx, namev, "name: \"%s\": expected 1 to %d "
+			    "letters, digits, '_', '.' or '-'",
+			    ynode_quote(namev, q, sizeof(q)), CONFIG_NAME_MAX);
 	}
 	if (c->name != NULL)
 		snprintf(where, sizeof(where), "pool \"%s\", check \"%s\"",
@@ -1437,55 +462,33 @@ parse_check(struct cfgctx *ctx, struct pool *pool, const struct ynode *map,
 	else
 		snprintf(where, sizeof(where), "pool \"%s\", check #%zu",
 		    pool->name, index);
+	snprintf(in, sizeof(in), "in %s", where);
 
-	if (typev != NULL && get_scalar(ctx, "type", typev,
-	    "a check type") == 0) {
-		for (j = 0; j < sizeof(check_type_names) /
-		    sizeof(check_type_names[0]); j++)
-			if (strcmp(typev->str, check_type_names[j].name) == 0) {
-				type = check_type_names[j].bit;
-				tname = check_type_names[j].name;
-			}
-		if (type == 0)
-			cfg_error(ctx, typev, "unknown check type \"%s\" "
-			    "(expected fastcgi, pgsql, mysql or http)",
-			    quote(typev, q, sizeof(q)));
-		else if ((c->ops = check_ops_lookup(tname)) == NULL)
-			cfg_error(ctx, typev, "check type \"%s\" is not "
-			    "available in this build", tname);
+	memset(scratch, 0, sizeof(scratch));
+	snprintf(refuse, sizeof(refuse), "a %s check",
+	    ops != NULL ? ops->name : "");
+	scope[n++] = (struct cfg_scope){ check_keys, c, NULL };
+	if (ops != NULL)
+		scope[n++] = (struct cfg_scope){ ops->keys, c->conf, NULL };
+	for (i = 0; check_types[i] != NULL && n < CFG_SCOPES_MAX; i++) {
+		if (check_types[i] == ops)
+			continue;
+		if (ops == NULL)
+			scratch[i] = check_conf_new(check_types[i]);
+		scope[n++] = (struct cfg_scope){ check_types[i]->keys,
+		    scratch[i], refuse };
 	}
+	cfg_read_map(ctx, map, scope, n, in, &m);
+	for (i = 0; check_types[i] != NULL && i < CFG_SCOPES_MAX; i++)
+		check_conf_free(check_types[i], scratch[i]);
 
-	for (i = 0; i < map->n / 2; i++) {
-		if (skip[i])
-			continue;
-		k = map->kids[2 * i];
-		v = map->kids[2 * i + 1];
-		for (j = 0; j < sizeof(check_keys) / sizeof(check_keys[0]);
-		    j++)
-			if (key_is(k, check_keys[j].name))
-				break;
-		if (j == sizeof(check_keys) / sizeof(check_keys[0])) {
-			char in[sizeof(where) + 4];
-
-			snprintf(in, sizeof(in), "in %s", where);
-			unknown_key(ctx, k, in);
-			continue;
-		}
-		if (type != 0 && (check_keys[j].types & type) == 0) {
-			cfg_error(ctx, k, "key \"%s\" does not apply to a %s "
-			    "check", check_keys[j].name, tname);
-			continue;
-		}
-		seen[check_keys[j].key] = v;
-		check_key(ctx, c, check_keys[j].key, check_keys[j].name, v);
+	cfg_required(ctx, &m, check_keys, map, where);
+	if (ops != NULL) {
+		cc = (struct cfg_check){ ctx, &m, where };
+		if (ops->finish != NULL)
+			ops->finish(c, &cc);
+		cfg_required(ctx, &m, ops->keys, map, where);
 	}
-	free(skip);
-
-	if (seen[CK_NAME] == NULL)
-		cfg_error(ctx, map, "%s: missing required key \"name\"", where);
-	if (seen[CK_TYPE] == NULL)
-		cfg_error(ctx, map, "%s: missing required key \"type\"", where);
-	check_finish(ctx, c, type, seen, map, where);
 	return c;
 }
 
@@ -1494,18 +497,16 @@ static void
 parse_checks(struct cfgctx *ctx, struct pool *pool, const struct ynode *v)
 {
 	const struct ynode **nodes, *namenode;
-	struct named	*names;
 	unsigned char	*dup;
 	struct check	*c;
 	size_t		 i, m = 0;
 
-	if (is_null(v))
+	if (ynode_null(v))
 		return;
 	if (v->kind != YN_SEQUENCE) {
 		cfg_error(ctx, v, "checks: expected a sequence");
 		return;
 	}
-	names = xcalloc(v->n + 1, sizeof(*names));
 	nodes = xcalloc(v->n + 1, sizeof(*nodes));
 	for (i = 0; i < v->n; i++) {
 		if (v->kids[i]->kind != YN_MAPPING) {
@@ -1515,23 +516,17 @@ parse_checks(struct cfgctx *ctx, struct pool *pool, const struct ynode *v)
 		}
 		c = parse_check(ctx, pool, v->kids[i], i + 1, &namenode);
 		TAILQ_INSERT_TAIL(&pool->checks, c, entry);
-		if (namenode != NULL) {
-			names[m].s = c->name;
-			names[m].len = strlen(c->name);
-			names[m].idx = m;
-			nodes[m] = namenode;
-			m++;
-		}
+		if (namenode != NULL)
+			nodes[m++] = namenode;
 	}
 	dup = xcalloc(m + 1, 1);
-	mark_dups(names, m, dup);
+	ynode_dups(nodes, m, dup);
 	for (i = 0; i < m; i++)
 		if (dup[i])
 			cfg_error(ctx, nodes[i], "duplicate check name \"%s\" "
 			    "in pool \"%s\"", nodes[i]->str, pool->name);
 	free(dup);
 	free(nodes);
-	free(names);
 }
 
 /* One pool's mapping; k is its name, where messages about it point. */
@@ -1539,90 +534,27 @@ static void
 parse_pool(struct cfgctx *ctx, struct pool *pool, const struct ynode *k,
     const struct ynode *v)
 {
-	const struct ynode *checks = NULL;
-	struct check	*c;
-	unsigned char	*skip;
-	unsigned long	 n;
-	char		 in[CONFIG_QUOTE_MAX + 16];
-	size_t		 i;
-	int		 seen_fastcgi = 0, seen_status_path = 0;
+	struct cfg_scope	 scope = { pool_keys, pool, NULL };
+	const struct ynode	*checks;
+	struct cfg_map		 m;
+	char			 where[CONFIG_QUOTE_MAX + 16];
+	char			 in[sizeof(where) + 4];
 
-	snprintf(in, sizeof(in), "in pool \"%s\"", pool->name);
-	skip = map_keys(ctx, v, "key");
-	for (i = 0; i < v->n / 2; i++) {
-		const struct ynode *key = v->kids[2 * i];
-		const struct ynode *val = v->kids[2 * i + 1];
+	snprintf(where, sizeof(where), "pool \"%s\"", pool->name);
+	snprintf(in, sizeof(in), "in %s", where);
+	cfg_read_map(ctx, v, &scope, 1, in, &m);
+	cfg_required(ctx, &m, pool_keys, k, where);
+	pool->have_fastcgi = pool->fastcgi.text != NULL;
+	pool->have_status_listen = pool->status_listen.text != NULL;
 
-		if (skip[i])
-			continue;
-		if (key_is(key, "fastcgi")) {
-			seen_fastcgi = 1;
-			if (get_address(ctx, "fastcgi", val,
-			    &pool->fastcgi) == 0)
-				pool->have_fastcgi = 1;
-		} else if (key_is(key, "status_path")) {
-			seen_status_path = 1;
-			if (get_scalar(ctx, "status_path", val,
-			    "a path starting with /") == -1)
-				continue;
-			if (val->str[0] != '/')
-				cfg_error(ctx, val, "status_path: expected a "
-				    "path starting with /");
-			else {
-				free(pool->status_path);
-				pool->status_path = xstrdup(val->str);
-			}
-		} else if (key_is(key, "status_listen")) {
-			if (get_address(ctx, "status_listen", val,
-			    &pool->status_listen) == 0)
-				pool->have_status_listen = 1;
-		} else if (key_is(key, "stuck_after"))
-			get_duration(ctx, "stuck_after", val,
-			    STUCK_AFTER_MIN_MS, STUCK_AFTER_MAX_MS,
-			    &pool->stuck_after_ms);
-		else if (key_is(key, "max_children")) {
-			if (get_uint(ctx, "max_children", val, 1, 100000,
-			    &n) == 0)
-				pool->max_children = (unsigned int)n;
-		} else if (key_is(key, "agent_listen"))
-			get_address_list(ctx, "agent_listen", val,
-			    &pool->agent_listen);
-		else if (key_is(key, "interval"))
-			get_duration(ctx, "interval", val, INTERVAL_MIN_MS,
-			    INTERVAL_MAX_MS, &pool->interval_ms);
-		else if (key_is(key, "timeout"))
-			get_duration(ctx, "timeout", val, TIMEOUT_MIN_MS,
-			    TIMEOUT_MAX_MS, &pool->timeout_ms);
-		else if (key_is(key, "rise")) {
-			if (get_uint(ctx, "rise", val, 1, 100, &n) == 0)
-				pool->rise = (unsigned int)n;
-		} else if (key_is(key, "fall")) {
-			if (get_uint(ctx, "fall", val, 1, 100, &n) == 0)
-				pool->fall = (unsigned int)n;
-		} else if (key_is(key, "checks")) {
-			checks = val;
-			parse_checks(ctx, pool, val);
-		} else
-			unknown_key(ctx, key, in);
-	}
-	free(skip);
-
-	if (!seen_fastcgi)
-		cfg_error(ctx, k, "pool \"%s\": missing required key "
-		    "\"fastcgi\"", pool->name);
-	if (TAILQ_EMPTY(&pool->checks) && !seen_status_path &&
-	    (checks == NULL || is_null(checks) ||
+	/* After the pool's own keys: a check may take the pool's address. */
+	if ((checks = cfg_value(&m, "checks")) != NULL)
+		parse_checks(ctx, pool, checks);
+	if (TAILQ_EMPTY(&pool->checks) && cfg_value(&m, "status_path") ==
+	    NULL && (checks == NULL || ynode_null(checks) ||
 	    (checks->kind == YN_SEQUENCE && checks->n == 0)))
 		cfg_error(ctx, k, "pool \"%s\": nothing to check (add checks "
 		    "or status_path)", pool->name);
-
-	/* A fastcgi check talks to the pool unless it names an address. */
-	TAILQ_FOREACH(c, &pool->checks, entry)
-		if (c->ops != NULL && c->ops->type == CHECK_FASTCGI &&
-		    c->address.text == NULL && pool->have_fastcgi) {
-			c->address = pool->fastcgi;
-			c->address.text = xstrdup(pool->fastcgi.text);
-		}
 }
 
 /* pools: name -> pool; at least one. */
@@ -1635,8 +567,8 @@ parse_pools(struct cfgctx *ctx, const struct ynode *k, const struct ynode *v)
 	char		 q[CONFIG_QUOTE_MAX + 4];
 	size_t		 i;
 
-	if (is_null(v) || (v->kind == YN_MAPPING && v->n == 0)) {
-		cfg_error(ctx, is_null(v) ? k : v,
+	if (ynode_null(v) || (v->kind == YN_MAPPING && v->n == 0)) {
+		cfg_error(ctx, ynode_null(v) ? k : v,
 		    "pools: expected at least one pool");
 		return;
 	}
@@ -1645,7 +577,7 @@ parse_pools(struct cfgctx *ctx, const struct ynode *k, const struct ynode *v)
 		    "to pools");
 		return;
 	}
-	skip = map_keys(ctx, v, "pool name");
+	skip = ynode_keys(ctx, v, "pool name");
 	for (i = 0; i < v->n / 2; i++) {
 		const struct ynode *pk = v->kids[2 * i];
 		const struct ynode *pv = v->kids[2 * i + 1];
@@ -1653,13 +585,14 @@ parse_pools(struct cfgctx *ctx, const struct ynode *k, const struct ynode *v)
 		if (skip[i])
 			continue;
 		pool = xcalloc(1, sizeof(*pool));
+		cfg_defaults(pool_keys, pool);
 		TAILQ_INIT(&pool->checks);
 		pool->line = pk->line;
 		pool->col = pk->col;
 		if (valid_name(pk->str, pk->len))
 			pool->name = xstrdup(pk->str);
 		else {
-			pool->name = xstrdup(quote(pk, q, sizeof(q)));
+			pool->name = xstrdup(ynode_quote(pk, q, sizeof(q)));
 			cfg_error(ctx, pk, "pool name \"%s\": expected 1 to %d "
 			    "letters, digits, '_', '.' or '-'", pool->name,
 			    CONFIG_NAME_MAX);
@@ -1667,7 +600,7 @@ parse_pools(struct cfgctx *ctx, const struct ynode *k, const struct ynode *v)
 		TAILQ_INSERT_TAIL(&conf->pools, pool, entry);
 		conf->npools++;
 		if (pv->kind != YN_MAPPING) {
-			cfg_error(ctx, is_null(pv) ? pk : pv, "pool \"%s\": "
+			cfg_error(ctx, ynode_null(pv) ? pk : pv, "pool \"%s\": "
 			    "expected a mapping", pool->name);
 			continue;
 		}
@@ -1676,16 +609,15 @@ parse_pools(struct cfgctx *ctx, const struct ynode *k, const struct ynode *v)
 	free(skip);
 }
 
-/* The top level: sections, then what must be there. */
+/* The top level: sections, then the pools, then what must be there. */
 static void
 parse_top(struct cfgctx *ctx, const struct ynode *root)
 {
-	struct config	*conf = ctx->conf;
-	unsigned char	*skip;
-	int		 have_pools = 0;
-	size_t		 i;
+	struct cfg_scope	 scope = { top_keys, ctx->conf, NULL };
+	struct cfg_map		 m;
+	size_t			 i;
 
-	if (root == NULL || is_null(root)) {
+	if (root == NULL || ynode_null(root)) {
 		cfg_errorat(ctx, 1, 1, "missing required key \"pools\"");
 		return;
 	}
@@ -1693,36 +625,24 @@ parse_top(struct cfgctx *ctx, const struct ynode *root)
 		cfg_error(ctx, root, "expected a mapping at the top level");
 		return;
 	}
-	skip = map_keys(ctx, root, "key");
-	for (i = 0; i < root->n / 2; i++) {
-		const struct ynode *k = root->kids[2 * i];
-		const struct ynode *v = root->kids[2 * i + 1];
+	cfg_read_map(ctx, root, &scope, 1, "at the top level", &m);
+	if ((i = cfg_index(&m, "pools")) < m.n)
+		parse_pools(ctx, m.k[i], m.v[i]);
+	cfg_required(ctx, &m, top_keys, root, NULL);
+}
 
-		if (skip[i])
-			continue;
-		if (key_is(k, "agent"))
-			parse_agent(ctx, v);
-		else if (key_is(k, "control"))
-			parse_control(ctx, v);
-		else if (key_is(k, "user"))
-			get_string(ctx, "user", v, "a user name", 1,
-			    &conf->user);
-		else if (key_is(k, "group"))
-			get_string(ctx, "group", v, "a group name", 1,
-			    &conf->group);
-		else if (key_is(k, "http"))
-			parse_http(ctx, v);
-		else if (key_is(k, "defaults"))
-			parse_defaults(ctx, v);
-		else if (key_is(k, "pools")) {
-			have_pools = 1;
-			parse_pools(ctx, k, v);
-		} else
-			unknown_key(ctx, k, "at the top level");
-	}
-	free(skip);
-	if (!have_pools)
-		cfg_error(ctx, root, "missing required key \"pools\"");
+/* What a level leaves unset (0) it takes from the level above. */
+static void
+timing_inherit(struct timing *t, const struct timing *from)
+{
+	if (t->interval_ms == 0)
+		t->interval_ms = from->interval_ms;
+	if (t->timeout_ms == 0)
+		t->timeout_ms = from->timeout_ms;
+	if (t->rise == 0)
+		t->rise = from->rise;
+	if (t->fall == 0)
+		t->fall = from->fall;
 }
 
 /* Fill what was left unset: check, then pool, then defaults, then ours. */
@@ -1732,36 +652,12 @@ resolve(struct config *conf)
 	struct pool	*pool;
 	struct check	*c;
 
-	if (conf->interval_ms == 0)
-		conf->interval_ms = DEFAULT_INTERVAL_MS;
-	if (conf->timeout_ms == 0)
-		conf->timeout_ms = DEFAULT_TIMEOUT_MS;
-	if (conf->rise == 0)
-		conf->rise = DEFAULT_RISE;
-	if (conf->fall == 0)
-		conf->fall = DEFAULT_FALL;
+	timing_inherit(&conf->timing, &builtin_timing);
 	TAILQ_FOREACH(pool, &conf->pools, entry) {
 		pool->admin_state = conf->admin_state;
-		if (pool->stuck_after_ms == 0)
-			pool->stuck_after_ms = DEFAULT_STUCK_AFTER_MS;
-		if (pool->interval_ms == 0)
-			pool->interval_ms = conf->interval_ms;
-		if (pool->timeout_ms == 0)
-			pool->timeout_ms = conf->timeout_ms;
-		if (pool->rise == 0)
-			pool->rise = conf->rise;
-		if (pool->fall == 0)
-			pool->fall = conf->fall;
-		TAILQ_FOREACH(c, &pool->checks, entry) {
-			if (c->interval_ms == 0)
-				c->interval_ms = pool->interval_ms;
-			if (c->timeout_ms == 0)
-				c->timeout_ms = pool->timeout_ms;
-			if (c->rise == 0)
-				c->rise = pool->rise;
-			if (c->fall == 0)
-				c->fall = pool->fall;
-		}
+		timing_inherit(&pool->timing, &conf->timing);
+		TAILQ_FOREACH(c, &pool->checks, entry)
+			timing_inherit(&c->timing, &pool->timing);
 	}
 }
 
@@ -1789,11 +685,11 @@ config_load_buf(const char *name, const char *data, size_t len,
 
 	conf = xcalloc(1, sizeof(*conf));
 	conf->path = xstrdup(name);
-	conf->admin_state = ADMIN_SET;
+	cfg_defaults(top_keys, conf);
 	TAILQ_INIT(&conf->pools);
 	ctx.conf = conf;
 
-	root = yaml_read(&ctx, &failed);
+	root = ynode_read(&ctx, &failed);
 	if (!failed)
 		parse_top(&ctx, root);
 	ynode_free(root);
@@ -1859,43 +755,10 @@ config_load(const char *path, struct errlist *errs)
 	return conf;
 }
 
-/* Release a check and everything it holds but runtime state. */
-static void
-check_free(struct check *c)
-{
-	size_t	 i;
-
-	free(c->name);
-	address_free(&c->address);
-	free(c->script);
-	free(c->uri);
-	free(c->query);
-	free(c->expect_body);
-	free(c->conninfo);
-	free(c->password_file);
-	free(c->host);
-	free(c->socket);
-	free(c->user);
-	if (c->password != NULL) {
-		explicit_bzero(c->password, strlen(c->password));
-		free(c->password);
-	}
-	free(c->database);
-	free(c->expect);
-	free(c->tls_ca);
-	free(c->url);
-	free(c->method);
-	for (i = 0; i < c->nheaders; i++)
-		free(c->headers[i]);
-	free(c->headers);
-	free(c->unix_socket);
-	free(c);
-}
-
 /*
- * Release a configuration: pools, their checks (the status sampler the
- * engine adds among them), addresses, strings.  Timers, probes and kept
- * connections are the engine's, released by hce_stop() before.
+ * Release a configuration: pools, their checks, addresses, strings.
+ * What the engine adds (the status sampler) and keeps (timers, probes,
+ * connections) it releases itself, in hce_stop(), before.
  */
 void
 config_free(struct config *conf)
@@ -1911,23 +774,14 @@ config_free(struct config *conf)
 			TAILQ_REMOVE(&pool->checks, c, entry);
 			check_free(c);
 		}
+		cfg_free(pool_keys, pool);
 		free(pool->name);
-		address_free(&pool->fastcgi);
-		free(pool->status_path);
-		address_free(&pool->status_listen);
-		address_list_free(&pool->agent_listen);
 		fpm_status_free(&pool->workers.status);
 		free(pool->mark_reason);
 		free(pool);
 	}
+	cfg_free(top_keys, conf);
 	free(conf->path);
-	address_list_free(&conf->agent_listen);
-	free(conf->allow);
-	free(conf->control_socket);
-	free(conf->state_dir);
-	free(conf->user);
-	free(conf->group);
-	address_list_free(&conf->http_listen);
 	free(conf);
 }
 
@@ -1965,12 +819,13 @@ config_warnings(const struct config *conf, struct errlist *warns)
 			    "lower its weight nor take it down", conf->path,
 			    pool->line, pool->col, pool->name);
 		TAILQ_FOREACH(c, &pool->checks, entry)
-			if (c != pool->sampler && c->timeout_ms > c->interval_ms)
+			if (c != pool->sampler &&
+			    c->timing.timeout_ms > c->timing.interval_ms)
 				errlist_add(warns, "%s:%d:%d: warning: check %s: "
 				    "timeout %ums is longer than interval %ums: a "
 				    "probe runs to its timeout and the start due "
 				    "meanwhile is skipped", conf->path, c->line,
-				    c->col, c->name, c->timeout_ms,
-				    c->interval_ms);
+				    c->col, c->name, c->timing.timeout_ms,
+				    c->timing.interval_ms);
 	}
 }

@@ -33,6 +33,14 @@
 #define DEFAULT_EXPECT_STATUS	200
 #define DEFAULT_SQL		"SELECT 1"
 
+/* What the configuration may set them to. */
+#define INTERVAL_MIN_MS		100
+#define INTERVAL_MAX_MS		(3600 * 1000)
+#define TIMEOUT_MIN_MS		10
+#define TIMEOUT_MAX_MS		(3600 * 1000)
+#define STUCK_AFTER_MIN_MS	100
+#define STUCK_AFTER_MAX_MS	(24 * 3600 * 1000)
+
 /* A result older than this many intervals no longer counts as fresh. */
 #define STALE_INTERVALS		3
 /*
@@ -57,6 +65,7 @@
 #define AGENT_REPLY_MAX		(REASON_MAX + 32)
 #define DETAIL_MAX		256
 #define PASSWORD_MAX		1024	/* bytes of a password_file */
+#define CONFIG_QUOTE_MAX	64	/* user text quoted in a message */
 
 /* Latency samples kept per check, for p50/p99/max. */
 #define LATENCY_WINDOW		256
@@ -77,6 +86,7 @@ struct probe;
 struct config;
 struct fpm_status;
 struct listener_set;
+struct cfgmsg;
 
 /* A growable byte buffer; data is always NUL-terminated for convenience. */
 struct buf {
@@ -192,46 +202,151 @@ enum probe_phase {
 	PH_MAX
 };
 
-enum check_type {
-	CHECK_FASTCGI = 0,
-	CHECK_PGSQL,
-	CHECK_MYSQL,
-	CHECK_HTTP,
-	CHECK_FPM_STATUS,	/* internal: the pool's worker sample */
-	CHECK_TYPE_MAX
+/*
+ * What a configuration key holds, and so how ynode.c reads, defaults,
+ * compares and frees it.  A section or a check type lists its keys in a
+ * table of struct cfg_key; each value lives at its offset in a struct.
+ */
+enum cfg_kind {
+	CFG_STRING = 0,	/* char *; min 1 refuses "" */
+	CFG_PATH,	/* char *: an absolute path */
+	CFG_FILE,	/* char *: an absolute path, not a directory */
+	CFG_URI,	/* char *: a path starting with / */
+	CFG_URL,	/* char *: an http:// or https:// URL */
+	CFG_UINT,	/* unsigned int from min to max */
+	CFG_DURATION,	/* unsigned int: milliseconds from min to max */
+	CFG_BOOL,	/* int: true or false */
+	CFG_CHOICE,	/* int: the value of one of choices */
+	CFG_WORD,	/* const char *: one of choices, as the table spells it */
+	CFG_ADDRESS,	/* struct address */
+	CFG_ADDRESSES,	/* struct address_list: one address or a sequence */
+	CFG_NETWORKS,	/* struct cidr *: one network or a sequence, at count */
+	CFG_HEADERS,	/* char ** of "Name: value", their number at count */
+	CFG_NODE,	/* read by the section's own code */
+	CFG_INCLUDE,	/* the keys of table, for a struct at offset */
+	CFG_SECTION,	/* a mapping of the keys of table, for one at offset */
+	CFG_REFUSED	/* known, and refused: what says instead what */
 };
 
-/* One table of operations per check type, collected in check_types[]. */
+#define CFG_REQUIRED	0x1	/* "missing required key" without it */
+#define CFG_SECRET	0x2	/* wiped when freed */
+#define CFG_PRIVATE	0x4	/* a file others must not be able to read */
+
+/* One word of a CFG_CHOICE or CFG_WORD key, and what it stands for. */
+struct cfg_choice {
+	const char	*word;
+	int		 value;
+};
+
+/* One configuration key: tmux's options-table.c, one row a key. */
+struct cfg_key {
+	const char		*name;		/* NULL ends a table */
+	enum cfg_kind		 kind;
+	size_t			 offset;	/* of the value */
+	unsigned int		 min;		/* CFG_UINT, CFG_DURATION */
+	unsigned int		 max;
+	int			 flags;
+	const char		*what;		/* what a message says is expected */
+	const struct cfg_choice	*choices;	/* CFG_CHOICE, CFG_WORD */
+	const struct cfg_key	*table;		/* CFG_INCLUDE, CFG_SECTION */
+	size_t			 count;		/* lists: offset of their number */
+	int			 def;		/* numbers: before anything is read */
+	const char		*defstr;	/* strings: likewise */
+};
+
+/* What a check type's finish() may ask of config.c; config.c's own. */
+struct cfg_check;
+
+/* A node of the YAML document (ynode.c); a mapping's kids are key, value. */
+enum ynode_kind {
+	YN_SCALAR = 0,
+	YN_SEQUENCE,
+	YN_MAPPING
+};
+
+struct ynode {
+	enum ynode_kind	  kind;
+	int		  line;		/* 1-based */
+	int		  col;
+	int		  plain;	/* an unquoted scalar, which may be null */
+	char		 *str;		/* scalars: NUL-terminated, may hold NULs */
+	size_t		  len;
+	struct ynode	**kids;
+	size_t		  n;
+	size_t		  cap;
+};
+
+/* What the reader of one document carries around. */
+struct cfgctx {
+	const char	*name;		/* file name for messages */
+	const char	*data;
+	size_t		 len;
+	struct errlist	*errs;
+	struct cfgmsg	*msgs;		/* ynode.c's, to sort */
+	size_t		 nerr;		/* found, kept or not */
+	struct config	*conf;
+};
+
+/*
+ * How often a check runs, how long it may take and how many results in
+ * a row turn it: set in defaults, a pool or a check, 0 where not set
+ * and then taken from the level above (config.c, resolve()).
+ */
+struct timing {
+	unsigned int		 interval_ms;
+	unsigned int		 timeout_ms;
+	unsigned int		 rise;
+	unsigned int		 fall;
+};
+
+/*
+ * One table of operations per check type, collected in check_types[]
+ * (check.c).  Everything a type knows lives in its file: its keys, what
+ * it makes of them, how it probes and what it adds to a report.
+ */
 struct check_ops {
-	const char	*name;
-	enum check_type	 type;
+	const char		*name;
+	/* Its own keys, read into a struct of conf_size bytes (c->conf). */
+	const struct cfg_key	*keys;
+	size_t			 conf_size;
 	/*
 	 * The check goes through the pool's own request path (a FastCGI
 	 * round trip): a timeout may then only mean the pool is busy.
 	 */
-	int		 real_path;
-	/* Begin a probe; ends in probe_done() now or later. */
+	int			 real_path;
+	/* Refuse what the keys cannot say alone, fill what they leave. */
+	void		(*finish)(struct check *, struct cfg_check *);
+	/* Begin a probe; ends in probe_done() now or later (NULL: not built). */
 	void		(*start)(struct probe *);
-	/* Release the probe's I/O state; idempotent. */
+	/* Release the probe's I/O state but its fd; idempotent (or NULL). */
 	void		(*abort)(struct probe *);
-	/* Release what the check keeps between probes (a DB connection). */
+	/* Release what the check keeps between probes, c->keep (or NULL). */
 	void		(*free)(struct check *);
+	/*
+	 * Add the type's own lines to a report (b NULL: none); returns 1
+	 * when they call for a WARNING.
+	 */
+	int		(*report)(struct buf *, struct config *,
+			    const struct check *, int);
+	/* Where it connects, "type address", to match checks of pools. */
+	void		(*target)(const struct check *, char *, size_t);
 };
 
-/* A running probe: one per check at most. */
+/*
+ * A running probe: one per check at most.  Its state, beyond the phase
+ * a timeout names, is the check type's own, behind ctx.
+ */
 struct probe {
 	struct check		*check;
 	struct event_base	*base;
 	int			 fd;
 	struct event		*ev;
-	int			 state;		/* the check type's own */
 	enum probe_phase	 phase;
 	uint64_t		 start_us;	/* CLOCK_MONOTONIC */
 	uint64_t		 deadline_us;
 	uint64_t		 connect_us;	/* durations from start */
 	uint64_t		 first_byte_us;
 	uint64_t		 total_us;
-	enum probe_result	 result;
 	char			 detail[DETAIL_MAX];
 	struct buf		 out;
 	size_t			 out_off;
@@ -275,61 +390,93 @@ struct check_status {
 	unsigned int		 lat_pos;
 };
 
+/*
+ * What every check has, whatever its type (check.c): the type's own
+ * settings are behind conf, what the type keeps between probes (a
+ * database connection, a request it built) behind keep.
+ */
 struct check {
 	TAILQ_ENTRY(check)	 entry;
 	struct pool		*pool;
 	char			*name;
 	const struct check_ops	*ops;
+	void			*conf;		/* the type's settings, ops->keys */
 	int			 line;		/* where the config defines it */
 	int			 col;
+	struct timing		 timing;
 
-	unsigned int		 interval_ms;
-	unsigned int		 timeout_ms;
-	unsigned int		 rise;
-	unsigned int		 fall;
+	/* runtime */
+	struct event		*timer;
+	struct probe		*probe;		/* running, or NULL */
+	void			*keep;		/* the type's, between probes */
+	struct check_status	 st;
+};
+TAILQ_HEAD(check_list, check);
 
-	/* fastcgi (and fpm-status) */
+/* A fastcgi check's settings; the status sampler's too (check_fcgi.c). */
+struct fcgi_conf {
 	struct address		 address;	/* the pool's fastcgi unless set */
 	char			*script;	/* SCRIPT_FILENAME */
 	char			*uri;		/* SCRIPT_NAME / REQUEST_URI */
-	char			*query;		/* QUERY_STRING, or the SQL */
+	char			*query;		/* QUERY_STRING */
 	int			 expect_status;
 	char			*expect_body;
+};
 
-	/* pgsql, mysql */
-	char			*conninfo;
+/* What both database checks read (db.c). */
+struct db_conf {
+	char			*sql;		/* the "query" */
 	char			*password_file;
+	char			*expect;
+	int			 expect_rows;	/* -1: any */
+	int			 reconnect_always;
+};
+
+/* A pgsql check's settings (check_pgsql.c). */
+struct pg_conf {
+	struct db_conf		 db;
+	char			*conninfo;
+};
+
+/* A mysql check's settings (check_mysql.c). */
+struct my_conf {
+	struct db_conf		 db;
 	char			*host;
 	unsigned int		 port;
 	char			*socket;
 	char			*user;
 	char			*password;
 	char			*database;
-	char			*expect;
-	long			 expect_rows;	/* -1: any */
-	int			 reconnect_always;
-	int			 tls;		/* mysql: 0 off, 1 on, 2 verify */
+	int			 tls;		/* 0 off, 1 on, 2 verify */
 	char			*tls_ca;
+};
 
-	/* http */
+/* An http check's settings (check_http.c). */
+struct http_conf {
 	char			*url;
-	char			*method;
-	char			**headers;
+	const char		*method;	/* "GET" or "HEAD" */
+	char			**headers;	/* "Name: value" */
 	size_t			 nheaders;
 	char			*unix_socket;
+	int			 expect_status;
+	char			*expect_body;
 	int			 tls_verify;
 	int			 follow_redirects;
-
-	/* runtime */
-	struct event		*timer;
-	struct probe		*probe;		/* running, or NULL */
-	void			*conn;		/* kept between probes */
-	struct check_status	 st;
-	int64_t			 db_max_connections;	/* -1: not known */
-	int64_t			 db_connections;	/* in use, -1: not known */
-	uint64_t		 db_query_us;		/* last query phase */
 };
-TAILQ_HEAD(check_list, check);
+
+/*
+ * What a database check keeps between probes besides its connection,
+ * at the start of the type's own keep: the capacity audit's schedule
+ * and what it last read (db.c).
+ */
+struct db_keep {
+	unsigned int		 since_audit;	/* successes since the audit */
+	uint64_t		 audit_us;	/* when it last ran */
+	int			 audited;
+	int64_t			 max_connections;	/* -1: not known */
+	int64_t			 connections;	/* in use, -1: not known */
+	uint64_t		 query_us;	/* the last query phase */
+};
 
 /* PHP-FPM worker states as the status page names them. */
 enum fpm_wstate {
@@ -493,10 +640,7 @@ struct pool {
 	unsigned int		 stuck_after_ms;
 	unsigned int		 max_children;	/* 0: from the sample */
 	struct address_list	 agent_listen;
-	unsigned int		 interval_ms;
-	unsigned int		 timeout_ms;
-	unsigned int		 rise;
-	unsigned int		 fall;
+	struct timing		 timing;
 	struct check_list	 checks;
 	struct check		*sampler;	/* status_path set: fpm-status */
 	enum admin_state	 admin_state;	/* the config's, for answers */
@@ -523,10 +667,7 @@ struct config {
 	char			*user;
 	char			*group;
 	struct address_list	 http_listen;
-	unsigned int		 interval_ms;
-	unsigned int		 timeout_ms;
-	unsigned int		 rise;
-	unsigned int		 fall;
+	struct timing		 timing;	/* defaults: */
 	struct pool_list	 pools;
 	size_t			 npools;
 };
@@ -594,6 +735,8 @@ int	 xasprintf(char **, const char *, ...)
 
 /* util.c */
 uint64_t now_us(void);
+uint64_t event_again(struct event **, struct event_base *, int, short,
+	    event_callback_fn, void *, uint64_t);
 void	 buf_add(struct buf *, const void *, size_t);
 void	 buf_addstr(struct buf *, const char *);
 void	 buf_printf(struct buf *, const char *, ...)
@@ -613,6 +756,7 @@ size_t	 strlcpy_safe(char *, const char *, size_t);
 void	 sanitize_text(char *, size_t, const char *, size_t);
 void	 quote_value(char *, size_t, const char *, size_t);
 void	 scrub_secret(char *, const char *);
+int	 str_same(const char *, const char *);
 int	 password_read(const char *, char **, char *, size_t);
 void	 listeners_begin(struct listener_set *, struct event_base *);
 int	 listeners_want(struct listener_set *, const struct address *,
@@ -633,6 +777,43 @@ struct config	*config_load_buf(const char *, const char *, size_t,
 void		 config_free(struct config *);
 struct pool	*config_find_pool(struct config *, const char *);
 void		 config_warnings(const struct config *, struct errlist *);
+extern const struct cfg_key timing_keys[];
+int		 cfg_seen(const struct cfg_check *, const char *);
+void		 cfg_check_error(struct cfg_check *, const char *,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
+
+/* ynode.c */
+void	 cfg_error(struct cfgctx *, const struct ynode *, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	 cfg_errorat(struct cfgctx *, int, int, const char *, ...)
+	    __attribute__((format(printf, 4, 5)));
+void	 cfg_flush(struct cfgctx *);
+struct ynode *ynode_read(struct cfgctx *, int *);
+void	 ynode_free(struct ynode *);
+const char *ynode_quote(const struct ynode *, char *, size_t);
+int	 ynode_null(const struct ynode *);
+int	 ynode_is(const struct ynode *, const char *);
+unsigned char *ynode_keys(struct cfgctx *, const struct ynode *,
+	    const char *);
+void	 ynode_dups(const struct ynode *const *, size_t, unsigned char *);
+int	 ynode_mapping(struct cfgctx *, const char *, const struct ynode *);
+int	 ynode_scalar(struct cfgctx *, const char *, const struct ynode *,
+	    const char *);
+void	 ynode_value(struct cfgctx *, const struct cfg_key *,
+	    const struct ynode *, void *);
+void	 cfg_defaults(const struct cfg_key *, void *);
+int	 cfg_same(const struct cfg_key *, const void *, const void *);
+void	 cfg_free(const struct cfg_key *, void *);
+
+/* check.c */
+extern const struct check_ops *const check_types[];
+extern const struct cfg_key check_keys[];
+const struct check_ops *check_ops_lookup(const char *);
+struct check	*check_new(struct pool *, const struct check_ops *);
+void		*check_conf_new(const struct check_ops *);
+void		 check_conf_free(const struct check_ops *, void *);
+void		 check_free(struct check *);
+int		 check_same(const struct check *, const struct check *);
 
 /* fcgi.c */
 void	fcgi_encode_begin(struct buf *, uint16_t, uint16_t, uint8_t);
@@ -694,13 +875,20 @@ const char *probe_result_str(enum probe_result);
 const char *probe_phase_str(enum probe_phase);
 void	 probe_reason(const struct check *, enum probe_result,
 	    enum probe_phase, const char *, char *, size_t);
-extern const struct check_ops *check_types[];
-const struct check_ops *check_ops_lookup(const char *);
 
 /* check_fcgi.c */
 extern const struct check_ops check_fcgi_ops;
 extern const struct check_ops check_fpm_status_ops;
+struct check *check_fpm_status_new(struct pool *);
 int	 sock_connect(struct probe *, const struct address *);
+
+/* db.c */
+extern const struct cfg_key db_keys[];
+void	*db_keep(struct check *, size_t);
+int	 db_reuse(const struct db_conf *, int);
+int	 db_audit_due(struct db_keep *, uint64_t);
+void	 db_audit_done(struct db_keep *, int64_t, int64_t);
+int	 db_report(struct buf *, struct config *, const struct check *, int);
 
 /* check_pgsql.c */
 extern const struct check_ops check_pgsql_ops;

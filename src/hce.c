@@ -23,22 +23,6 @@ static void	hce_schedule(struct check *, unsigned int);
 static void	probe_start(struct check *);
 static void	check_init(struct check *);
 static void	pool_prepare(struct config *, struct pool *);
-static int	check_same(const struct check *, const struct check *);
-static int	str_same(const char *, const char *);
-
-const struct check_ops *check_types[] = {
-	&check_fcgi_ops,
-#ifdef HAVE_PGSQL
-	&check_pgsql_ops,
-#endif
-#ifdef HAVE_MYSQL
-	&check_mysql_ops,
-#endif
-#ifdef HAVE_CURL
-	&check_http_ops,
-#endif
-	NULL
-};
 
 static struct event_base	*hce_base;
 static int			 hce_once;	/* --once: one probe each */
@@ -107,7 +91,7 @@ probe_reason(const struct check *c, enum probe_result r, enum probe_phase ph,
 
 	if (r == PR_TIMEOUT)
 		snprintf(text, sizeof(text), "%s: timeout after %ums in %s%s%s",
-		    c->name, c->timeout_ms, probe_phase_str(ph),
+		    c->name, c->timing.timeout_ms, probe_phase_str(ph),
 		    detail[0] != '\0' ? ", " : "", detail);
 	else if (detail[0] != '\0')
 		snprintf(text, sizeof(text), "%s: %s %s", c->name,
@@ -116,18 +100,6 @@ probe_reason(const struct check *c, enum probe_result r, enum probe_phase ph,
 		snprintf(text, sizeof(text), "%s: %s", c->name,
 		    probe_result_str(r));
 	sanitize_text(out, outlen, text, strlen(text));
-}
-
-/* Find the operations of a user-selectable check type. */
-const struct check_ops *
-check_ops_lookup(const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; check_types[i] != NULL; i++)
-		if (strcmp(check_types[i]->name, name) == 0)
-			return check_types[i];
-	return NULL;
 }
 
 /* Microseconds left before the probe's deadline, 0 when it has passed. */
@@ -148,26 +120,14 @@ probe_expired(struct probe *p)
 
 /*
  * Re-arm the probe's event on its fd for the time that is left of its
- * deadline (relayd's event_again()): a peer that trickles bytes still
- * runs out of time.  Returns -1 when the deadline has already passed;
- * the callback then sees EV_TIMEOUT at once.
+ * one deadline.  Returns -1 when the deadline has already passed; the
+ * callback then sees EV_TIMEOUT at once.
  */
 int
 probe_again(struct probe *p, short what, event_callback_fn cb)
 {
-	struct timeval	 tv;
-	uint64_t	 left = probe_left_us(p);
-
-	if (p->ev != NULL)
-		event_free(p->ev);
-	p->ev = event_new(p->base, p->fd, what, cb, p);
-	if (p->ev == NULL)
-		fatalx("event_new");
-	tv.tv_sec = (time_t)(left / 1000000);
-	tv.tv_usec = (suseconds_t)(left % 1000000);
-	if (event_add(p->ev, &tv) == -1)
-		fatalx("event_add");
-	return left == 0 ? -1 : 0;
+	return event_again(&p->ev, p->base, p->fd, what, cb, p,
+	    p->deadline_us) == 0 ? -1 : 0;
 }
 
 /* Release the probe's fd, event and buffers; idempotent. */
@@ -218,9 +178,9 @@ probe_done(struct probe *p, enum probe_result r)
 	if (p->done)
 		return;
 	p->done = 1;
-	p->result = r;
 	p->total_us = now - p->start_us;
-	c->ops->abort(p);
+	if (c->ops->abort != NULL)
+		c->ops->abort(p);
 	memset(&o, 0, sizeof(o));
 	o.result = r;
 	o.phase = p->phase;
@@ -251,7 +211,7 @@ probe_start(struct check *c)
 	p->base = hce_base;
 	p->fd = -1;
 	p->start_us = now_us();
-	p->deadline_us = p->start_us + (uint64_t)c->timeout_ms * 1000;
+	p->deadline_us = p->start_us + (uint64_t)c->timing.timeout_ms * 1000;
 	c->probe = p;
 	c->ops->start(p);
 }
@@ -268,7 +228,7 @@ hce_tick(int fd, short ev, void *arg)
 	struct check	*c = arg;
 	uint64_t	 now = now_us();
 
-	hce_schedule(c, c->interval_ms);
+	hce_schedule(c, c->timing.interval_ms);
 	/* Every check type ends at its deadline; this only guards that. */
 	if (c->probe != NULL && now > c->probe->deadline_us + OVERRUN_US)
 		probe_fail(c->probe, PR_TIMEOUT, "still running %llums past "
@@ -299,38 +259,16 @@ hce_schedule(struct check *c, unsigned int ms)
 /*
  * Give a pool what the engine adds to its configuration: the admin
  * state for its answers, and the status-page sampler when status_path
- * is set (through status_listen when given, which still answers when
- * every worker is busy).
+ * is set.
  */
 static void
 pool_prepare(struct config *conf, struct pool *pool)
 {
-	struct check	*c;
-	const struct address *a;
-
 	pool->admin_state = conf->admin_state;
 	if (pool->status_path == NULL || pool->sampler != NULL)
 		return;
-	c = xcalloc(1, sizeof(*c));
-	c->pool = pool;
-	c->name = xstrdup("status");
-	c->ops = &check_fpm_status_ops;
-	c->line = pool->line;
-	c->col = pool->col;
-	c->interval_ms = pool->interval_ms;
-	c->timeout_ms = pool->timeout_ms;
-	c->rise = pool->rise;
-	c->fall = pool->fall;
-	a = pool->have_status_listen ? &pool->status_listen : &pool->fastcgi;
-	c->address = *a;
-	c->address.text = xstrdup(a->text);
-	c->script = xstrdup(pool->status_path);
-	c->uri = xstrdup(pool->status_path);
-	c->query = xstrdup("full");
-	c->expect_status = 200;
-	c->expect_rows = -1;
-	TAILQ_INSERT_HEAD(&pool->checks, c, entry);
-	pool->sampler = c;
+	pool->sampler = check_fpm_status_new(pool);
+	TAILQ_INSERT_HEAD(&pool->checks, pool->sampler, entry);
 }
 
 /* Reset a check's state so that it starts healthy, like HAProxy's servers. */
@@ -340,47 +278,6 @@ check_init(struct check *c)
 	memset(&c->st, 0, sizeof(c->st));
 	c->st.healthy = 1;
 	c->st.done_us = now_us();	/* staleness counts from now */
-}
-
-/* Are two optional strings equal (both absent counts as equal)? */
-static int
-str_same(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-/* Does a check probe the same thing, the same way, as another? */
-static int
-check_same(const struct check *a, const struct check *b)
-{
-	size_t	 i;
-
-	if (a->ops != b->ops || a->interval_ms != b->interval_ms ||
-	    a->timeout_ms != b->timeout_ms || a->rise != b->rise ||
-	    a->fall != b->fall || a->expect_status != b->expect_status ||
-	    a->expect_rows != b->expect_rows || a->port != b->port ||
-	    a->reconnect_always != b->reconnect_always || a->tls != b->tls ||
-	    a->tls_verify != b->tls_verify ||
-	    a->follow_redirects != b->follow_redirects ||
-	    a->nheaders != b->nheaders)
-		return 0;
-	for (i = 0; i < a->nheaders; i++)
-		if (strcmp(a->headers[i], b->headers[i]) != 0)
-			return 0;
-	return str_same(a->address.text, b->address.text) &&
-	    str_same(a->script, b->script) && str_same(a->uri, b->uri) &&
-	    str_same(a->query, b->query) &&
-	    str_same(a->expect_body, b->expect_body) &&
-	    str_same(a->conninfo, b->conninfo) &&
-	    str_same(a->password_file, b->password_file) &&
-	    str_same(a->host, b->host) && str_same(a->socket, b->socket) &&
-	    str_same(a->user, b->user) && str_same(a->password, b->password) &&
-	    str_same(a->database, b->database) &&
-	    str_same(a->expect, b->expect) && str_same(a->tls_ca, b->tls_ca) &&
-	    str_same(a->url, b->url) && str_same(a->method, b->method) &&
-	    str_same(a->unix_socket, b->unix_socket);
 }
 
 /*
@@ -439,24 +336,29 @@ hce_start(struct event_base *base, struct config *conf)
 			if (!c->st.have_result)
 				check_init(c);
 			hce_schedule(c, (unsigned int)(random() %
-			    (c->interval_ms + 1)));
+			    (c->timing.interval_ms + 1)));
 		}
 		policy_update(pool, now_us());
 	}
 }
 
-/* Stop every probe and timer and release what checks keep. */
+/*
+ * Stop every probe and timer, release what checks keep, and take back
+ * the status samplers pool_prepare() added: the configuration is as it
+ * was loaded, for config_free().
+ */
 void
 hce_stop(struct config *conf)
 {
 	struct pool	*pool;
 	struct check	*c;
 
-	TAILQ_FOREACH(pool, &conf->pools, entry)
+	TAILQ_FOREACH(pool, &conf->pools, entry) {
 		TAILQ_FOREACH(c, &pool->checks, entry) {
 			if (c->probe != NULL) {
 				c->probe->done = 1;
-				c->ops->abort(c->probe);
+				if (c->ops->abort != NULL)
+					c->ops->abort(c->probe);
 				probe_close(c->probe);
 				free(c->probe);
 				c->probe = NULL;
@@ -465,8 +367,15 @@ hce_stop(struct config *conf)
 				event_free(c->timer);
 				c->timer = NULL;
 			}
-			c->ops->free(c);
+			if (c->ops->free != NULL)
+				c->ops->free(c);
 		}
+		if (pool->sampler != NULL) {
+			TAILQ_REMOVE(&pool->checks, pool->sampler, entry);
+			check_free(pool->sampler);
+			pool->sampler = NULL;
+		}
+	}
 }
 
 /*

@@ -15,6 +15,9 @@
 
 #include "fpmprobe.h"
 
+static void	log_crit(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+
 static int	log_foreground = 1;
 static int	log_verbose;
 
@@ -91,6 +94,17 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* What fatal() and fatalx() say before the exit, at LOG_CRIT. */
+static void
+log_crit(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, fmt, ap);
+	va_end(ap);
+}
+
 /* A broken invariant, with errno: log and exit. */
 void
 fatal(const char *fmt, ...)
@@ -102,7 +116,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warnx("fatal: %s: %s", msg, strerror(saved));
+	log_crit("fatal: %s: %s", msg, strerror(saved));
 	exit(1);
 }
 
@@ -116,7 +130,7 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warnx("fatal: %s", msg);
+	log_crit("fatal: %s", msg);
 	exit(1);
 }
 

@@ -243,7 +243,7 @@ metrics_format(struct buf *b, struct config *conf, uint64_t start_time)
 		buf_reset(&one);
 		pool_metrics(&one, pool, now);
 		TAILQ_FOREACH(c, &pool->checks, entry)
-			if (c->ops->type != CHECK_FPM_STATUS)
+			if (c != pool->sampler)
 				check_metrics(&one, c);
 		for (line = (char *)one.data; line != NULL && *line != '\0';
 		    line = end + 1) {

@@ -220,7 +220,7 @@ sample_fresh(const struct pool *pool, uint64_t now)
 	const struct pool_workers *pw = &pool->workers;
 
 	return pw->have && now - pw->sampled_us <=
-	    (uint64_t)STALE_INTERVALS * pool->interval_ms * 1000;
+	    (uint64_t)STALE_INTERVALS * pool->timing.interval_ms * 1000;
 }
 
 /* Workers that cannot take a request: stuck, or held by their client. */
@@ -302,12 +302,12 @@ policy_record(struct check *c, struct outcome *o, uint64_t now)
 	if (pass) {
 		st->fail_run = 0;
 		st->ok_run++;
-		if (!st->healthy && (once || st->ok_run >= c->rise))
+		if (!st->healthy && (once || st->ok_run >= c->timing.rise))
 			st->healthy = 1;
 	} else {
 		st->ok_run = 0;
 		st->fail_run++;
-		if (st->healthy && (once || st->fail_run >= c->fall))
+		if (st->healthy && (once || st->fail_run >= c->timing.fall))
 			st->healthy = 0;
 	}
 	policy_update(pool, now);
@@ -482,7 +482,8 @@ policy_update(struct pool *pool, uint64_t now)
 	TAILQ_FOREACH(c, &pool->checks, entry) {
 		if (c == pool->sampler)
 			continue;
-		stale_us = (uint64_t)STALE_INTERVALS * c->interval_ms * 1000;
+		stale_us = (uint64_t)STALE_INTERVALS * c->timing.interval_ms *
+		    1000;
 		if (!once && now - c->st.done_us > stale_us) {
 			if (health == POOL_UP) {
 				health = POOL_DOWN;

@@ -21,110 +21,18 @@ static void	report_workers_text(struct buf *, struct pool *);
 static void	report_workers_json(struct buf *, struct pool *);
 static void	capacity_source_text(const struct pool *, char *, size_t);
 static void	report_facts_json(struct buf *, const struct fpm_facts *);
-static void	db_target(const struct check *, char *, size_t);
-static int	db_capacity(struct config *, const struct check *, int64_t *,
-		    int64_t *);
-static int	pool_capacity_warning(struct config *, struct pool *);
+static int	pool_type_warning(struct config *, struct pool *);
 static void	report_listen_errors_json(struct buf *);
 
-/*
- * The database server a check talks to, as "type host:port" or "type
- * socket", so that checks of several pools can be matched up.
- */
-static void
-db_target(const struct check *c, char *out, size_t outlen)
-{
-	const char	*host = "localhost", *port = "5432", *p, *v;
-	char		 word[64];
-	size_t		 hl = strlen(host), pl = strlen(port), wl, vl;
-
-	if (c->ops->type == CHECK_MYSQL) {
-		if (c->socket != NULL)
-			snprintf(out, outlen, "mysql %s", c->socket);
-		else
-			snprintf(out, outlen, "mysql %s:%u", c->host, c->port);
-		return;
-	}
-	/* conninfo: space-separated key=value; only host and port matter. */
-	for (p = c->conninfo != NULL ? c->conninfo : ""; *p != '\0'; p += vl) {
-		p += strspn(p, " \t");
-		wl = strcspn(p, "= \t");
-		if (p[wl] != '=' || wl >= sizeof(word)) {
-			vl = wl > 0 ? wl : 1;
-			continue;
-		}
-		memcpy(word, p, wl);
-		word[wl] = '\0';
-		v = p + wl + 1;
-		vl = strcspn(v, " \t");
-		if (strcmp(word, "host") == 0 || strcmp(word, "hostaddr") == 0) {
-			host = v;
-			hl = vl;
-		} else if (strcmp(word, "port") == 0) {
-			port = v;
-			pl = vl;
-		}
-		vl += wl + 1;
-	}
-	snprintf(out, outlen, "pgsql %.*s:%.*s", (int)hl, host, (int)pl, port);
-}
-
-/*
- * The capacity audit: could the pools that use this database open more
- * connections than the server allows, less a margin?  demand is the sum
- * of those pools' max_children.  Returns 1 when they could, 0 when not,
- * -1 when it is not known.
- */
+/* Does what a check type adds to the report call for a WARNING? */
 static int
-db_capacity(struct config *conf, const struct check *c, int64_t *demand,
-    int64_t *limit)
-{
-	struct pool		*pool;
-	const struct check	*other;
-	char			 mine[256], theirs[256];
-	int64_t			 margin;
-	unsigned int		 mc;
-
-	*demand = 0;
-	*limit = -1;
-	if (c->db_max_connections < 0)
-		return -1;
-	db_target(c, mine, sizeof(mine));
-	TAILQ_FOREACH(pool, &conf->pools, entry) {
-		TAILQ_FOREACH(other, &pool->checks, entry) {
-			if (other->ops->type != CHECK_PGSQL &&
-			    other->ops->type != CHECK_MYSQL)
-				continue;
-			db_target(other, theirs, sizeof(theirs));
-			if (strcmp(mine, theirs) == 0)
-				break;
-		}
-		if (other == NULL)
-			continue;
-		mc = pool->max_children > 0 ? pool->max_children :
-		    pool->workers.max_children;
-		if (mc == 0)
-			return -1;	/* a pool's size is not known */
-		*demand += mc;
-	}
-	margin = c->db_max_connections / 10;
-	if (margin < 3)
-		margin = 3;
-	*limit = c->db_max_connections - margin;
-	return *demand > *limit;
-}
-
-/* Does any database check of the pool fail the capacity audit? */
-static int
-pool_capacity_warning(struct config *conf, struct pool *pool)
+pool_type_warning(struct config *conf, struct pool *pool)
 {
 	const struct check	*c;
-	int64_t			 demand, limit;
 
 	TAILQ_FOREACH(c, &pool->checks, entry)
-		if ((c->ops->type == CHECK_PGSQL ||
-		    c->ops->type == CHECK_MYSQL) &&
-		    db_capacity(conf, c, &demand, &limit) == 1)
+		if (c->ops->report != NULL &&
+		    c->ops->report(NULL, conf, c, 0))
 			return 1;
 	return 0;
 }
@@ -138,7 +46,7 @@ pool_code(struct config *conf, struct pool *pool)
 	if (v->state == POOL_DOWN)
 		return 2;
 	if (v->state != POOL_UP || v->weight < 100 || v->saturated ||
-	    pool_capacity_warning(conf, pool))
+	    pool_type_warning(conf, pool))
 		return 1;
 	return 0;
 }
@@ -253,7 +161,6 @@ report_text(struct buf *b, struct config *conf, struct pool **pools,
 {
 	struct check	*c;
 	size_t		 i, down = 0;
-	int64_t		 demand, limit;
 	int		 code = report_exit_code(conf, pools, n);
 
 	for (i = 0; i < n; i++)
@@ -265,7 +172,7 @@ report_text(struct buf *b, struct config *conf, struct pool **pools,
 		buf_printf(b, " %s_weight=%u;;;0;100", pools[i]->name,
 		    pools[i]->verdict.weight);
 		TAILQ_FOREACH(c, &pools[i]->checks, entry)
-			if (c->ops->type != CHECK_FPM_STATUS)
+			if (c != pools[i]->sampler)
 				buf_printf(b, " %s_%s=%.6fs", pools[i]->name,
 				    c->name, (double)c->st.latency_us / 1e6);
 	}
@@ -283,7 +190,7 @@ report_text(struct buf *b, struct config *conf, struct pool **pools,
 		buf_printf(b, "; agent answers \"%.*s\"\n",
 		    (int)(v->replylen > 0 ? v->replylen - 1 : 0), v->reply);
 		TAILQ_FOREACH(c, &pool->checks, entry) {
-			if (c->ops->type == CHECK_FPM_STATUS)
+			if (c == pool->sampler)
 				continue;
 			buf_printf(b, "  check %s (%s): %s in %.1f ms%s%s\n",
 			    c->name, c->ops->name,
@@ -291,17 +198,8 @@ report_text(struct buf *b, struct config *conf, struct pool **pools,
 			    (double)c->st.latency_us / 1000,
 			    c->st.reason[0] != '\0' ? ": " : "",
 			    c->st.reason);
-			if ((c->ops->type == CHECK_PGSQL ||
-			    c->ops->type == CHECK_MYSQL) &&
-			    db_capacity(conf, c, &demand, &limit) >= 0)
-				buf_printf(b, "    database: %lld of %lld "
-				    "connections in use; the pools using it may "
-				    "open %lld%s\n",
-				    (long long)c->db_connections,
-				    (long long)c->db_max_connections,
-				    (long long)demand, demand > limit ?
-				    " - MORE than it allows less a margin "
-				    "(WARNING)" : "");
+			if (c->ops->report != NULL)
+				c->ops->report(b, conf, c, 0);
 		}
 		report_workers_text(b, pool);
 	}
@@ -453,8 +351,6 @@ report_json(struct buf *b, struct config *conf, struct pool **pools,
 	struct check	*c;
 	size_t		 i, k;
 	uint32_t	 p50, p99, max;
-	int64_t		 demand, limit;
-	int		 over;
 
 	buf_printf(b, "{\"status\": \"%s\", \"pools\": [",
 	    status_names[report_exit_code(conf, pools, n)]);
@@ -473,7 +369,7 @@ report_json(struct buf *b, struct config *conf, struct pool **pools,
 		    v->saturated ? "true" : "false");
 		k = 0;
 		TAILQ_FOREACH(c, &pool->checks, entry) {
-			if (c->ops->type == CHECK_FPM_STATUS)
+			if (c == pool->sampler)
 				continue;
 			latency_stats(&c->st, &p50, &p99, &max);
 			buf_addstr(b, k++ ? ", {\"name\": " : "{\"name\": ");
@@ -498,22 +394,8 @@ report_json(struct buf *b, struct config *conf, struct pool **pools,
 			    (unsigned long long)c->st.failures);
 			json_str(b, c->st.reason[0] != '\0' ? c->st.reason :
 			    NULL);
-			if (c->ops->type == CHECK_PGSQL ||
-			    c->ops->type == CHECK_MYSQL) {
-				over = db_capacity(conf, c, &demand, &limit);
-				buf_printf(b, ", \"query_us\": %llu, \"db\": "
-				    "{\"max_connections\": %lld, "
-				    "\"connections\": %lld, "
-				    "\"pools_max_children\": %lld, "
-				    "\"limit_less_margin\": %lld, "
-				    "\"capacity_ok\": %s}",
-				    (unsigned long long)c->db_query_us,
-				    (long long)c->db_max_connections,
-				    (long long)c->db_connections,
-				    over >= 0 ? (long long)demand : -1LL,
-				    (long long)limit,
-				    over < 0 ? "null" : over ? "false" : "true");
-			}
+			if (c->ops->report != NULL)
+				c->ops->report(b, conf, c, 1);
 			buf_addstr(b, "}");
 		}
 		buf_addstr(b, "], \"workers\": ");

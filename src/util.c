@@ -462,6 +462,41 @@ quote_value(char *out, size_t outlen, const char *v, size_t len)
 		strlcpy_safe(out + strlen(out), "...", outlen - strlen(out));
 }
 
+/*
+ * Wait for what on fd (-1, what 0: only the time) until deadline_us on
+ * the monotonic clock, in place of the event *evp held before (relayd's
+ * event_again()): each wait gets only the time left, so that a peer that
+ * trickles bytes still runs out of it.  Returns the microseconds left, 0
+ * when the deadline has passed: the callback then sees EV_TIMEOUT.
+ */
+uint64_t
+event_again(struct event **evp, struct event_base *base, int fd, short what,
+    event_callback_fn cb, void *arg, uint64_t deadline_us)
+{
+	struct timeval	 tv;
+	uint64_t	 now = now_us(), left;
+
+	left = now < deadline_us ? deadline_us - now : 0;
+	if (*evp != NULL)
+		event_free(*evp);
+	if ((*evp = event_new(base, fd, what, cb, arg)) == NULL)
+		fatalx("event_new");
+	tv.tv_sec = (time_t)(left / 1000000);
+	tv.tv_usec = (suseconds_t)(left % 1000000);
+	if (event_add(*evp, &tv) == -1)
+		fatalx("event_add");
+	return left;
+}
+
+/* Are two optional strings equal (both absent counts as equal)? */
+int
+str_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
 /* Blank out every occurrence of a secret in a text. */
 void
 scrub_secret(char *text, const char *secret)

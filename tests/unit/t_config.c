@@ -17,6 +17,12 @@
 #include "fpmprobe.h"
 #include "tap.h"
 
+/* A check's settings, as its type keeps them. */
+#define FCGI(c)	((struct fcgi_conf *)(c)->conf)
+#define PG(c)	((struct pg_conf *)(c)->conf)
+#define MY(c)	((struct my_conf *)(c)->conf)
+#define HTTP(c)	((struct http_conf *)(c)->conf)
+
 /* A pool with one good check; most error tests start from it. */
 #define GOOD_POOL							\
 	"pools:\n"							\
@@ -176,10 +182,10 @@ test_full(void)
 		return;
 	}
 	is_str(conf->path, "x.yml", "path kept");
-	is_int(conf->interval_ms, 3000, "defaults interval");
-	is_int(conf->timeout_ms, 2000, "defaults timeout");
-	is_int(conf->rise, 4, "defaults rise");
-	is_int(conf->fall, 6, "defaults fall");
+	is_int(conf->timing.interval_ms, 3000, "defaults interval");
+	is_int(conf->timing.timeout_ms, 2000, "defaults timeout");
+	is_int(conf->timing.rise, 4, "defaults rise");
+	is_int(conf->timing.fall, 6, "defaults fall");
 	is_int(conf->agent_listen.n, 1, "agent.listen as one scalar");
 	is_str(conf->agent_listen.addr[0].text, "*:9777", "agent.listen text");
 	is_int(conf->nallow, 2, "agent.allow: two networks");
@@ -223,10 +229,10 @@ test_full(void)
 	    "agent_listen unix");
 	ok(www->agent_listen.addr[1].ss.ss_family == AF_UNIX,
 	    "agent_listen unix family");
-	is_int(www->interval_ms, 1000, "pool interval: its own");
-	is_int(www->timeout_ms, 2000, "pool timeout: from defaults");
-	is_int(www->rise, 3, "pool rise: its own");
-	is_int(www->fall, 6, "pool fall: from defaults");
+	is_int(www->timing.interval_ms, 1000, "pool interval: its own");
+	is_int(www->timing.timeout_ms, 2000, "pool timeout: from defaults");
+	is_int(www->timing.rise, 3, "pool rise: its own");
+	is_int(www->timing.fall, 6, "pool fall: from defaults");
 	is_int(www->admin_state, ADMIN_LEAVE, "pool admin_state from agent");
 	ok(www->sampler == NULL, "no sampler yet: the engine adds it");
 
@@ -242,40 +248,41 @@ test_full(void)
 	is_int(app->col, 9, "check column");
 	ok(app->ops != NULL && strcmp(app->ops->name, "fastcgi") == 0,
 	    "check ops: fastcgi");
-	is_str(app->address.text, "127.0.0.1:9000",
+	is_str(FCGI(app)->address.text, "127.0.0.1:9000",
 	    "check address: the pool's");
-	ok(app->address.text != www->fastcgi.text,
+	ok(FCGI(app)->address.text != www->fastcgi.text,
 	    "check address: its own copy");
-	ok(app->address.ss.ss_family == AF_INET, "check address resolved");
-	is_str(app->script, "/srv/health/status.php", "script");
-	is_str(app->uri, "/status.php", "uri defaults to / + basename");
-	is_str(app->query, "deep=1", "query");
-	is_int(app->expect_status, 204, "expect_status");
-	is_str(app->expect_body, "OK", "expect_body");
-	is_int(app->interval_ms, 1000, "check interval: the pool's");
-	is_int(app->timeout_ms, 250, "check timeout: its own");
-	is_int(app->rise, 3, "check rise: the pool's");
-	is_int(app->fall, 6, "check fall: the defaults'");
-	is_int(app->expect_rows, -1, "expect_rows: any");
+	ok(FCGI(app)->address.ss.ss_family == AF_INET, "check address resolved");
+	is_str(FCGI(app)->script, "/srv/health/status.php", "script");
+	is_str(FCGI(app)->uri, "/status.php", "uri defaults to / + basename");
+	is_str(FCGI(app)->query, "deep=1", "query");
+	is_int(FCGI(app)->expect_status, 204, "expect_status");
+	is_str(FCGI(app)->expect_body, "OK", "expect_body");
+	is_int(app->timing.interval_ms, 1000, "check interval: the pool's");
+	is_int(app->timing.timeout_ms, 250, "check timeout: its own");
+	is_int(app->timing.rise, 3, "check rise: the pool's");
+	is_int(app->timing.fall, 6, "check fall: the defaults'");
+	ok(app->ops->conf_size == sizeof(struct fcgi_conf),
+	    "settings: the fastcgi type's, no database keys");
 
-	is_str(other->uri, "/ping", "uri set");
-	is_str(other->address.text, "unix:/run/php/other.sock",
+	is_str(FCGI(other)->uri, "/ping", "uri set");
+	is_str(FCGI(other)->address.text, "unix:/run/php/other.sock",
 	    "check address: its own");
-	ok(other->query == NULL && other->expect_body == NULL,
+	ok(FCGI(other)->query == NULL && FCGI(other)->expect_body == NULL,
 	    "unset strings stay NULL");
-	is_int(other->expect_status, DEFAULT_EXPECT_STATUS,
+	is_int(FCGI(other)->expect_status, DEFAULT_EXPECT_STATUS,
 	    "expect_status default");
-	is_int(other->interval_ms, 60000, "check interval: its own");
-	is_int(other->timeout_ms, 2000, "check timeout: the defaults'");
-	is_int(other->rise, 3, "check rise: the pool's");
-	is_int(other->fall, 5, "check fall: its own");
+	is_int(other->timing.interval_ms, 60000, "check interval: its own");
+	is_int(other->timing.timeout_ms, 2000, "check timeout: the defaults'");
+	is_int(other->timing.rise, 3, "check rise: the pool's");
+	is_int(other->timing.fall, 5, "check fall: its own");
 
 	ok(TAILQ_EMPTY(&bare->checks), "a pool with status_path only");
 	ok(bare->fastcgi.ss.ss_family == AF_INET6, "[::1]:9001 is IPv6");
 	is_int(bare->stuck_after_ms, DEFAULT_STUCK_AFTER_MS,
 	    "stuck_after default");
 	is_int(bare->max_children, 0, "max_children unset");
-	is_int(bare->interval_ms, 3000, "pool interval: the defaults'");
+	is_int(bare->timing.interval_ms, 3000, "pool interval: the defaults'");
 	ok(!bare->have_status_listen, "no status_listen");
 out:
 	config_free(conf);
@@ -316,12 +323,12 @@ test_builtin_defaults(void)
 	if (conf == NULL)
 		return;
 	c = TAILQ_FIRST(&TAILQ_FIRST(&conf->pools)->checks);
-	is_int(conf->interval_ms, DEFAULT_INTERVAL_MS, "built-in interval");
-	is_int(conf->timeout_ms, DEFAULT_TIMEOUT_MS, "built-in timeout");
-	is_int(c->interval_ms, DEFAULT_INTERVAL_MS, "check: built-in interval");
-	is_int(c->timeout_ms, DEFAULT_TIMEOUT_MS, "check: built-in timeout");
-	is_int(c->rise, DEFAULT_RISE, "check: built-in rise");
-	is_int(c->fall, DEFAULT_FALL, "check: built-in fall");
+	is_int(conf->timing.interval_ms, DEFAULT_INTERVAL_MS, "built-in interval");
+	is_int(conf->timing.timeout_ms, DEFAULT_TIMEOUT_MS, "built-in timeout");
+	is_int(c->timing.interval_ms, DEFAULT_INTERVAL_MS, "check: built-in interval");
+	is_int(c->timing.timeout_ms, DEFAULT_TIMEOUT_MS, "check: built-in timeout");
+	is_int(c->timing.rise, DEFAULT_RISE, "check: built-in rise");
+	is_int(c->timing.fall, DEFAULT_FALL, "check: built-in fall");
 	is_int(conf->admin_state, ADMIN_SET, "admin_state: set");
 	is_int(conf->agent_listen.n, 0, "no agent port is fine (--once)");
 	config_free(conf);
@@ -361,16 +368,17 @@ test_pgsql(void)
 	db = TAILQ_FIRST(&TAILQ_FIRST(&conf->pools)->checks);
 	db2 = TAILQ_NEXT(db, entry);
 	is_str(db->ops->name, "pgsql", "pgsql ops");
-	is_str(db->conninfo, "host=127.0.0.1 dbname=app", "conninfo");
-	is_str(db->password_file, "/etc/fpmprobe/pg.pw", "password_file");
-	is_str(db->query, DEFAULT_SQL, "query default");
-	is_str(db->expect, "1", "expect");
-	is_int(db->expect_rows, 0, "expect_rows 0");
-	is_int(db->reconnect_always, 1, "reconnect always");
-	ok(db->address.text == NULL, "no FastCGI address for pgsql");
-	is_str(db2->query, "SELECT now()", "query");
-	is_int(db2->expect_rows, -1, "expect_rows default: any");
-	is_int(db2->reconnect_always, 0, "reconnect keep");
+	is_str(PG(db)->conninfo, "host=127.0.0.1 dbname=app", "conninfo");
+	is_str(PG(db)->db.password_file, "/etc/fpmprobe/pg.pw", "password_file");
+	is_str(PG(db)->db.sql, DEFAULT_SQL, "query default");
+	is_str(PG(db)->db.expect, "1", "expect");
+	is_int(PG(db)->db.expect_rows, 0, "expect_rows 0");
+	is_int(PG(db)->db.reconnect_always, 1, "reconnect always");
+	ok(db->ops->conf_size == sizeof(struct pg_conf),
+	    "no FastCGI address for pgsql: its own settings");
+	is_str(PG(db2)->db.sql, "SELECT now()", "query");
+	is_int(PG(db2)->db.expect_rows, -1, "expect_rows default: any");
+	is_int(PG(db2)->db.reconnect_always, 0, "reconnect keep");
 out:
 	config_free(conf);
 	errlist_free(&errs);
@@ -429,23 +437,23 @@ test_mysql(void)
 	mysock = TAILQ_NEXT(my, entry);
 	myport = TAILQ_NEXT(mysock, entry);
 	is_str(my->ops->name, "mysql", "mysql ops");
-	is_str(my->host, "127.0.0.1", "host");
-	is_int(my->port, 3306, "port default");
-	is_str(my->user, "probe", "user");
-	is_str(my->password, "secret", "password");
-	is_str(my->database, "app", "database");
-	is_str(my->query, DEFAULT_SQL, "query default");
-	is_int(my->expect_rows, 1, "expect_rows");
-	is_int(my->reconnect_always, 0, "reconnect keep");
-	is_int(my->tls, 2, "tls verify");
-	is_str(my->tls_ca, "/etc/ssl/ca.pem", "tls_ca");
-	is_str(mysock->socket, "/run/mysqld/mysqld.sock", "socket");
-	is_int(mysock->port, 0, "no port with a socket");
-	is_str(mysock->password_file, "/etc/my.pw", "password_file");
-	is_str(mysock->query, "SELECT 2", "query");
-	is_int(mysock->tls, 1, "tls on");
-	is_int(myport->port, 3307, "port");
-	is_int(myport->tls, 0, "tls off by default");
+	is_str(MY(my)->host, "127.0.0.1", "host");
+	is_int(MY(my)->port, 3306, "port default");
+	is_str(MY(my)->user, "probe", "user");
+	is_str(MY(my)->password, "secret", "password");
+	is_str(MY(my)->database, "app", "database");
+	is_str(MY(my)->db.sql, DEFAULT_SQL, "query default");
+	is_int(MY(my)->db.expect_rows, 1, "expect_rows");
+	is_int(MY(my)->db.reconnect_always, 0, "reconnect keep");
+	is_int(MY(my)->tls, 2, "tls verify");
+	is_str(MY(my)->tls_ca, "/etc/ssl/ca.pem", "tls_ca");
+	is_str(MY(mysock)->socket, "/run/mysqld/mysqld.sock", "socket");
+	is_int(MY(mysock)->port, 0, "no port with a socket");
+	is_str(MY(mysock)->db.password_file, "/etc/my.pw", "password_file");
+	is_str(MY(mysock)->db.sql, "SELECT 2", "query");
+	is_int(MY(mysock)->tls, 1, "tls on");
+	is_int(MY(myport)->port, 3307, "port");
+	is_int(MY(myport)->tls, 0, "tls off by default");
 out:
 	config_free(conf);
 	errlist_free(&errs);
@@ -512,18 +520,18 @@ test_http(void)
 		goto out;
 	front = TAILQ_FIRST(&TAILQ_FIRST(&conf->pools)->checks);
 	front2 = TAILQ_NEXT(front, entry);
-	is_str(front->url, "https://127.0.0.1/health", "url");
-	is_int(front->expect_status, 200, "expect_status default");
-	is_str(front->method, "HEAD", "method");
-	is_int(front->nheaders, 2, "two headers");
-	is_str(front->headers[1], "X-Probe: 1", "header trimmed");
-	is_str(front->unix_socket, "/run/nginx.sock", "unix_socket");
-	is_int(front->tls_verify, 0, "tls_verify no");
-	is_int(front->follow_redirects, 1, "follow_redirects yes");
-	is_str(front2->method, "GET", "method default");
-	is_int(front2->tls_verify, 1, "tls_verify default");
-	is_int(front2->nheaders, 1, "headers as a mapping");
-	is_str(front2->headers[0], "Host: example.org", "mapping header");
+	is_str(HTTP(front)->url, "https://127.0.0.1/health", "url");
+	is_int(HTTP(front)->expect_status, 200, "expect_status default");
+	is_str(HTTP(front)->method, "HEAD", "method");
+	is_int(HTTP(front)->nheaders, 2, "two headers");
+	is_str(HTTP(front)->headers[1], "X-Probe: 1", "header trimmed");
+	is_str(HTTP(front)->unix_socket, "/run/nginx.sock", "unix_socket");
+	is_int(HTTP(front)->tls_verify, 0, "tls_verify no");
+	is_int(HTTP(front)->follow_redirects, 1, "follow_redirects yes");
+	is_str(HTTP(front2)->method, "GET", "method default");
+	is_int(HTTP(front2)->tls_verify, 1, "tls_verify default");
+	is_int(HTTP(front2)->nheaders, 1, "headers as a mapping");
+	is_str(HTTP(front2)->headers[0], "Host: example.org", "mapping header");
 out:
 	config_free(conf);
 	errlist_free(&errs);

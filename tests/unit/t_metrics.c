@@ -24,11 +24,11 @@ setup(const char *name)
 	TAILQ_INIT(&conf.pools);
 	TAILQ_INIT(&pool.checks);
 	pool.name = (char *)name;
-	pool.interval_ms = 2000;
+	pool.timing.interval_ms = 2000;
 	app.name = "app";
 	app.ops = &check_fcgi_ops;
 	app.pool = &pool;
-	app.interval_ms = 2000;
+	app.timing.interval_ms = 2000;
 	app.st.healthy = 1;
 	app.st.done_us = now_us();
 	TAILQ_INSERT_TAIL(&pool.checks, &app, entry);

@@ -36,26 +36,26 @@ setup(void)
 	pool.status_path = "/fpm-status";
 	pool.have_status_listen = 1;
 	pool.stuck_after_ms = 10000;
-	pool.interval_ms = 2000;
-	pool.timeout_ms = 1000;
+	pool.timing.interval_ms = 2000;
+	pool.timing.timeout_ms = 1000;
 	app.name = "app";
 	app.ops = &check_fcgi_ops;
 	app.pool = &pool;
-	app.interval_ms = 2000;
-	app.timeout_ms = 1000;
+	app.timing.interval_ms = 2000;
+	app.timing.timeout_ms = 1000;
 	app.st.healthy = 1;
 	app.st.have_result = 1;
 	app.st.done_us = 100 * SEC;
-	app.rise = 2;
-	app.fall = 2;
+	app.timing.rise = 2;
+	app.timing.fall = 2;
 	TAILQ_INSERT_TAIL(&pool.checks, &app, entry);
 	status.name = "status";
 	status.ops = &check_fpm_status_ops;
 	status.pool = &pool;
-	status.interval_ms = 2000;
-	status.timeout_ms = 1000;
-	status.rise = 2;
-	status.fall = 2;
+	status.timing.interval_ms = 2000;
+	status.timing.timeout_ms = 1000;
+	status.timing.rise = 2;
+	status.timing.fall = 2;
 	status.st.healthy = 1;
 	TAILQ_INSERT_HEAD(&pool.checks, &status, entry);
 	pool.sampler = &status;
@@ -71,7 +71,7 @@ result(struct check *c, enum probe_result r, uint64_t now)
 	o.result = r;
 	o.phase = PH_RESPONSE;
 	o.detail = "";
-	o.latency_us = r == PR_TIMEOUT ? c->timeout_ms * 1000ULL : 1500;
+	o.latency_us = r == PR_TIMEOUT ? c->timing.timeout_ms * 1000ULL : 1500;
 	policy_record(c, &o, now);
 }
 
