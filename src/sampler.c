@@ -29,11 +29,11 @@
 
 #define STUCK_INSPECT_MAX	64	/* overdue workers looked at per sample */
 #define FACTS_TTL_US	(60 * 1000000ULL)	/* php-fpm's files read again */
+#define MASTER_ASK_MAX	8		/* workers asked for their master */
 
 static void	facts_learn(struct pool *, const struct fpm_status *,
 		    uint64_t);
-static void	facts_read(struct pool *, const struct fpm_conf *,
-		    const struct fpm_conf_section *);
+static void	facts_read(struct pool *, const struct fpm_conf_section *);
 static void	facts_check(struct pool *, const struct fpm_conf_section *);
 static int	listen_same(const char *, const struct address *);
 
@@ -59,9 +59,10 @@ pool_is_local(const struct pool *pool)
 }
 
 /*
- * A status page was read: see what its overdue workers wait on, and
- * attach the sample to the probe, which hands it to the policy.  Takes
- * what *st holds.
+ * A status page was read: see what its overdue workers (after a real-path
+ * timeout, its busy ones) wait on, learn the pool's php-fpm configuration,
+ * and attach the sample to the probe, which hands it to the policy.
+ * Takes what *st holds.
  */
 void
 sampler_take(struct probe *p, struct fpm_status *st)
@@ -113,21 +114,34 @@ facts_learn(struct pool *pool, const struct fpm_status *st, uint64_t now)
 	const struct fpm_conf_section	*sec;
 	char				 path[sizeof(f->file)], err[256];
 	char				 was[sizeof(f->warning)];
+	size_t				 i;
 
 	if (!pool_is_local(pool) || st->nworkers == 0 || st->pool[0] == '\0')
 		return;
 	if (f->read_us != 0 && now - f->read_us < FACTS_TTL_US)
 		return;
+	/*
+	 * A dynamic or ondemand pool ends workers all the time, so one the
+	 * page lists may be gone already: ask a few.  When none answers,
+	 * what was learned stays, and the next sample asks again.
+	 */
+	for (i = 0; i < st->nworkers && i < MASTER_ASK_MAX; i++)
+		if (fpm_master_conf_path(st->workers[i].pid, path,
+		    sizeof(path)) == 0)
+			break;
+	if (i == st->nworkers || i == MASTER_ASK_MAX) {
+		if (!f->have && f->warning[0] == '\0') {
+			snprintf(f->warning, sizeof(f->warning), "php-fpm's "
+			    "configuration file not found (the master of pid %d "
+			    "does not name it)", (int)st->workers[0].pid);
+			log_warnx("pool %s: %s", pool->name, f->warning);
+		}
+		return;
+	}
 	strlcpy_safe(was, f->warning, sizeof(was));
 	memset(f, 0, sizeof(*f));
 	f->read_us = now;
 	f->terminate_s = -1;
-	if (fpm_master_conf_path(st->workers[0].pid, path, sizeof(path)) == -1) {
-		snprintf(f->warning, sizeof(f->warning), "php-fpm's "
-		    "configuration file not found (the master of pid %d does "
-		    "not name it)", (int)st->workers[0].pid);
-		goto out;
-	}
 	strlcpy_safe(f->file, path, sizeof(f->file));
 	memset(&conf, 0, sizeof(conf));
 	if (fpm_conf_load(path, &conf, err, sizeof(err)) == -1)
@@ -137,19 +151,17 @@ facts_learn(struct pool *pool, const struct fpm_status *st, uint64_t now)
 		snprintf(f->warning, sizeof(f->warning), "php-fpm's "
 		    "configuration %s has no pool [%s]", path, st->pool);
 	else {
-		facts_read(pool, &conf, sec);
+		facts_read(pool, sec);
 		facts_check(pool, sec);
 	}
 	fpm_conf_free(&conf);
-out:
 	if (f->warning[0] != '\0' && strcmp(f->warning, was) != 0)
 		log_warnx("pool %s: %s", pool->name, f->warning);
 }
 
 /* Keep pm, pm.max_children and request_terminate_timeout, with where. */
 static void
-facts_read(struct pool *pool, const struct fpm_conf *conf,
-    const struct fpm_conf_section *sec)
+facts_read(struct pool *pool, const struct fpm_conf_section *sec)
 {
 	struct fpm_facts		*f = &pool->fpm;
 	const struct fpm_conf_entry	*e;
@@ -172,7 +184,6 @@ facts_read(struct pool *pool, const struct fpm_conf *conf,
 		f->terminate_s = 0;	/* php-fpm's default: never */
 	else if (fpm_conf_seconds(e->value, &secs) == 0)
 		f->terminate_s = (int)secs;
-	(void)conf;
 }
 
 /*
