@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fpmprobe.h"
@@ -405,10 +406,23 @@ static void
 reload(void)
 {
 	struct config	*next;
+	struct timespec	 now;
+	char		 reloading[64];
 	size_t		 kept;
 
 	log_info("reloading %s", conffile);
-	notify_send("RELOADING=1");
+	/*
+	 * With the time the reload began: Type=notify-reload (systemd 253
+	 * and later) takes a RELOADING=1 for the SIGHUP it sent only when
+	 * MONOTONIC_USEC is not older than the signal.
+	 */
+	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
+		fatal("clock_gettime");
+	(void)snprintf(reloading, sizeof(reloading),
+	    "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)now.tv_sec * 1000000ULL +
+	    (unsigned long long)now.tv_nsec / 1000ULL);
+	notify_send(reloading);
 	if ((next = load(conffile)) == NULL) {
 		log_warnx("reload refused: %s is invalid; keeping the running "
 		    "configuration", conffile);
