@@ -16,7 +16,8 @@ PACKAGES=(
 	postgresql mariadb-server mariadb-client haproxy nginx
 	# tools the test scripts use (ps/pgrep, ss, runuser, JSON checks)
 	procps iproute2 util-linux coreutils psmisc python3 socat
-	# systemd-analyze verify of the unit
+	# systemd-analyze verify and security of the unit; systemd-sysusers and
+	# systemd-tmpfiles for the unit's layout (tests/proc/unit_layout.sh)
 	systemd
 	# checks
 	shellcheck valgrind

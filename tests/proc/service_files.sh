@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The service files and the service manager protocol: the generated rc.d
 # script passes sh -n and shellcheck, the generated systemd unit passes
-# systemd-analyze verify, and the daemon sends READY=1, WATCHDOG=1,
-# RELOADING=1 (with MONOTONIC_USEC=) and STOPPING=1 to $NOTIFY_SOCKET as
-# sd_notify(3) describes.
+# systemd-analyze verify and scores at most 3.5 in systemd-analyze
+# security; the unit, the tmpfiles.d file, the rc.d script and the sample
+# configuration name the same directories; the unit's ExecReload tests the
+# configuration before it signals; and the daemon sends READY=1,
+# WATCHDOG=1, RELOADING=1 (with MONOTONIC_USEC=) and STOPPING=1 to
+# $NOTIFY_SOCKET as sd_notify(3) describes.  And fpmprobe(8)'s HAProxy
+# example passes haproxy -c.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/stack.sh"
@@ -12,6 +16,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 stack_init
 rcd=$top_builddir/rc.d/fpmprobe
 unit=$top_builddir/systemd/fpmprobe.service
+tmpfiles=$top_builddir/systemd/tmpfiles.d/fpmprobe.conf
+sysusers=$top_builddir/systemd/sysusers.d/fpmprobe.conf
+sample=$top_builddir/etc/fpmprobe.yml.sample
+# The installed paths the unit names.
+sbin=$(sed -n 's|^ExecStart=\(/[^ ]*\)/fpmprobe .*|\1|p' "$unit")
+unitconf=$(sed -n 's|^ExecStart=.* -c ||p' "$unit")
 
 # rc.d/fpmprobe
 ok "rc.d script: sh -n" sh -n "$rcd"
@@ -25,18 +35,74 @@ fi
 # checks a copy whose commands name the one just built; the rest of the
 # unit is the generated one.
 if command -v systemd-analyze >/dev/null; then
-	sbin=$(sed -n 's|^ExecStart=\(/[^ ]*\)/fpmprobe .*|\1|p' "$unit")
 	mkdir -p "$STACK_DIR/unit"
 	sed "s|$sbin/fpmprobe|$FPMPROBE|g" "$unit" >"$STACK_DIR/unit/fpmprobe.service"
 	ok "unit: systemd-analyze verify" \
 		systemd-analyze verify --man=no "$STACK_DIR/unit/fpmprobe.service"
+	# The exposure score: 6.8 before the unit was hardened.
+	out=$(systemd-analyze security --offline=true "$STACK_DIR/unit/fpmprobe.service" 2>&1)
+	score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' <<<"$out")
+	if [[ $score =~ ^[0-9]+\.[0-9]+$ ]] && awk -v s="$score" 'BEGIN { exit !(s <= 3.5) }'; then
+		pass "unit: systemd-analyze security exposure $score, at most 3.5"
+	else
+		fail "unit: systemd-analyze security exposure ${score:-?}, at most 3.5"
+		diag "$(grep '✗' <<<"$out")"
+	fi
 else
-	skip "systemd-analyze is not installed"
+	skip "systemd-analyze is not installed" 2
+fi
+
+# One set of directories: what the sample configuration names is what the
+# unit may write, what tmpfiles.d makes and what the rc.d script makes.
+ctlsock=$(sed -n 's/^  socket: //p' "$sample")
+sdir=$(sed -n 's/^  state_dir: //p' "$sample")
+rwpaths=$(sed -n 's/^ReadWritePaths=//p' "$unit")
+is "$rwpaths" "${ctlsock%/*} $sdir" "the unit may write the sample's socket directory and state_dir, nothing else"
+is "$(awk '$1 == "d" { printf "%s%s", sep, $2; sep = " " }' "$tmpfiles")" "$rwpaths" \
+	"the tmpfiles.d file makes those directories"
+is "$(awk '$1 == "d" { print $3, $4, $5 }' "$tmpfiles" | sort -u)" "0770 root fpmprobe" \
+	"owned by root, writable by group fpmprobe"
+like "$(grep -v '^#' "$sysusers")" '^u fpmprobe ' "the sysusers.d file creates user fpmprobe"
+like "$(grep 'for dir in' "$rcd")" "for dir in ${ctlsock%/*} $sdir;" "the rc.d script makes the same directories"
+like "$(grep -c '^ConditionPathExists=.*/fpmprobe.yml$' "$unit")" '^1$' \
+	"the unit does not start before fpmprobe.yml exists"
+
+# ExecReload: `fpmprobe -t` first, so that a configuration the daemon
+# would refuse fails the reload before any signal is sent.  The unit's
+# commands run in order, as systemd runs them, against a daemon of ours.
+mapfile -t reload < <(sed -n 's/^ExecReload=//p' "$unit")
+like "${reload[0]:-}" '/fpmprobe -t -c ' "ExecReload tests the configuration first"
+like "${reload[${#reload[@]}-1]:-}" 'kill -HUP \$MAINPID$' "then sends SIGHUP"
+
+# fpmprobe(8)'s HAProxy example: one server line that HAProxy accepts
+# (it has no line continuation).
+if command -v haproxy >/dev/null; then
+	line=$(sed -n '/^The HAProxy side/,/^\.Ed/{/^server /p}' "$top_builddir/man/fpmprobe.8" |
+		sed 's/\\e/\\/g')
+	cat >"$STACK_DIR/haproxy.cfg" <<EOF
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 1s
+  timeout server 1s
+frontend www
+  bind 127.0.0.1:$(free_port)
+  default_backend php
+fcgi-app php
+  docroot /srv/www
+backend php
+  use-fcgi-app php
+  $line
+EOF
+	like "$line" '^server web1 .* agent-send "www\\n"$' "fpmprobe(8): the HAProxy example is one server line"
+	ok "and haproxy -c accepts it" haproxy -q -c -f "$STACK_DIR/haproxy.cfg"
+else
+	skip "haproxy is not installed" 2
 fi
 
 # The notify protocol, against a datagram listener of our own that writes
 # each message it receives as one line.
-command -v python3 >/dev/null || { skip "python3 is not installed" 7; done_testing; exit 0; }
+command -v python3 >/dev/null || { skip "python3 is not installed" 12; done_testing; exit 0; }
 sock=$STACK_DIR/notify.sock
 msgs=$STACK_DIR/notify.log
 : >"$msgs"
@@ -101,6 +167,31 @@ else
 	diag "MONOTONIC_USEC=${mono:-none}, received at ${recv:-?}"
 fi
 ok "then READY=1 again" poll_until 5 arrived READY=1 2
+
+# The unit's ExecReload, with a configuration the daemon would refuse:
+# the test fails, the reload stops there, and no signal reaches it.
+# Run the unit's ExecReload commands in order, as systemd does, for our
+# daemon and its configuration; the status of the first that fails.
+exec_reload() {
+	local cmd
+	for cmd in "${reload[@]}"; do
+		cmd=${cmd//\$MAINPID/$pid}
+		cmd=${cmd//$sbin\/fpmprobe/$FPMPROBE}
+		cmd=${cmd//$unitconf/$conf}
+		sh -c "$cmd" >>"$STACK_DIR/reload.out" 2>&1 || return
+	done
+}
+cp "$conf" "$conf.good"
+echo "pools: [ broken" >>"$conf"
+exec_reload
+is "$?" 1 "ExecReload with an invalid configuration fails (fpmprobe -t exits 1)"
+poll_until 0.5 arrived 'RELOADING=1 .*' 2
+is "$(cut -f1 "$msgs" | grep -c '^RELOADING=1')" 1 "and the daemon got no SIGHUP"
+cp "$conf.good" "$conf"
+exec_reload
+is "$?" 0 "ExecReload with a valid configuration succeeds"
+ok "and the daemon reloads" poll_until 5 arrived 'RELOADING=1 .*' 2
+ok "and is ready again" poll_until 5 arrived READY=1 3
 kill -TERM "$pid"
 ok "SIGTERM: STOPPING=1" poll_until 5 arrived STOPPING=1 1
 if poll_until 10 exited "$pid"; then
