@@ -19,6 +19,8 @@ PACKAGES=(
 	# systemd-analyze verify and security of the unit; systemd-sysusers and
 	# systemd-tmpfiles for the unit's layout (tests/proc/unit_layout.sh)
 	systemd
+	# the Debian package (make check-deb): dpkg-buildpackage, dh, lintian
+	dpkg-dev debhelper lintian
 	# checks
 	shellcheck valgrind
 )

@@ -50,6 +50,10 @@ find . -name '*.trs' -delete
 rm -f test-suite.log
 make -j2 check
 rc=$?
+# The Debian package (tests/pkg/deb.sh): its TAP results are counted with
+# the others.
+step "make check-deb"
+make check-deb || rc=$?
 
 read -r passed failed skipped < <(count_results)
 find . -name '*.trs' -exec grep -lE '^:test-result: (FAIL|XPASS|ERROR)' {} + 2>/dev/null |
@@ -64,6 +68,19 @@ if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
 	echo "test: make check failed (exit $rc) without a failed test result" >&2
 	[ -f test-suite.log ] && tail -n 40 test-suite.log
 	failed=1
+fi
+# The distribution builds, installs and uninstalls from its tarball; its
+# make check runs the unit tests only (the whole suite ran above).  One
+# result.
+step "make distcheck (unit tests only)"
+# shellcheck disable=SC2016 # make, not the shell, expands $(UNIT_TESTS)
+if make -j2 distcheck TESTS='$(UNIT_TESTS)'; then
+	passed=$((passed + 1))
+else
+	echo "test: make distcheck failed" >&2
+	failed=$((failed + 1))
+	# What distcheck leaves behind (read-only) must not be counted next time.
+	find . -maxdepth 1 -name 'fpmprobe-*' -type d -exec chmod -R u+w {} + -exec rm -rf {} +
 fi
 echo
 finish "$passed" "$failed" "$skipped"
