@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fpmprobe.h"
@@ -52,6 +54,8 @@ static int	run_daemon(int);
 static void	pidfile_open(void);
 static void	pidfile_write(void);
 static void	pidfile_remove(void);
+static int	daemon_detach(void);
+static void	daemon_ready(int);
 static void	on_signal(int, short, void *);
 static void	reload(void);
 static void	on_watchdog(int, short, void *);
@@ -241,17 +245,27 @@ run_once(int argc, char **argv, int json)
 /*
  * Create and lock the pid file; refuse to start when another live
  * instance holds it.  The lock lasts as long as the process (and its
- * child after daemon()).  From here on, every exit of the process that
- * holds it removes it, a refused start-up (fatal) included.
+ * child after daemon_detach()).  From here on, every exit of the process
+ * that holds it removes it, a refused start-up (fatal) included.
  */
 static void
 pidfile_open(void)
 {
+	struct stat	 sb;
+
 	if (pidfile == NULL)
 		return;
-	pidfd = open(pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	pidfd = open(pidfile, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (pidfd == -1)
 		fatal("%s", pidfile);
+	/* It is removed at exit: never a device, a FIFO or a link. */
+	if (fstat(pidfd, &sb) == -1)
+		fatal("%s", pidfile);
+	if (!S_ISREG(sb.st_mode)) {
+		close(pidfd);
+		pidfd = -1;
+		fatalx("%s: not a regular file", pidfile);
+	}
 	if (flock(pidfd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno == EWOULDBLOCK)
 			fatalx("%s: another fpmprobe is running", pidfile);
@@ -277,8 +291,8 @@ pidfile_write(void)
 
 /*
  * Remove the pid file at exit.  exit() runs this in the process that
- * holds it: daemon(3)'s parent leaves with _exit().  Without the right
- * to remove it (running as user: without write permission on its
+ * holds it: daemon_detach()'s parent leaves with _exit().  Without the
+ * right to remove it (running as user: without write permission on its
  * directory), leave it empty.
  */
 static void
@@ -290,6 +304,74 @@ pidfile_remove(void)
 		log_warn("%s", pidfile);
 	close(pidfd);
 	pidfd = -1;
+}
+
+/*
+ * Detach as daemon(3) does, except that the parent stays until the child
+ * says it runs: with its pid file written (and locked since
+ * pidfile_open()), its signals handled and its probes started.  Only then
+ * does the parent exit 0, so that whoever started fpmprobe (rc.subr, a
+ * PIDFile= unit, a script) finds the pid the moment the command returns.
+ * When the child dies first, the parent exits with the child's status;
+ * until it is running the child still reports to stderr.  Returns, in the
+ * child, the pipe to report through.
+ */
+static int
+daemon_detach(void)
+{
+	int	 fds[2], status;
+	pid_t	 pid;
+	ssize_t	 n;
+	char	 c;
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		close(fds[0]);
+		if (setsid() == -1)
+			fatal("setsid");
+		if (chdir("/") == -1)
+			fatal("chdir /");
+		return fds[1];
+	}
+	close(fds[1]);
+	do
+		n = read(fds[0], &c, 1);
+	while (n == -1 && errno == EINTR);
+	if (n == 1)
+		_exit(0);
+	/* The child closed the pipe without saying it runs: it died. */
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			_exit(1);
+	_exit(WIFEXITED(status) && WEXITSTATUS(status) != 0 ?
+	    WEXITSTATUS(status) : 1);
+}
+
+/*
+ * In the detached child, once it runs: log to syslog, let go of the
+ * terminal's stdin, stdout and stderr, and release the waiting parent.
+ */
+static void
+daemon_ready(int fd)
+{
+	int	 null;
+	char	 c = 0;
+
+	log_init(0, verbose);
+	if ((null = open("/dev/null", O_RDWR)) == -1)
+		fatal("/dev/null");
+	if (dup2(null, STDIN_FILENO) == -1 || dup2(null, STDOUT_FILENO) == -1 ||
+	    dup2(null, STDERR_FILENO) == -1)
+		fatal("dup2");
+	if (null > STDERR_FILENO)
+		close(null);
+	/* A parent that is gone has nothing left to wait for. */
+	if (write(fd, &c, 1) == -1 && errno != EPIPE)
+		log_warn("daemon: cannot release the parent");
+	close(fd);
 }
 
 /*
@@ -356,10 +438,23 @@ static void
 reload(void)
 {
 	struct config	*next;
+	struct timespec	 now;
+	char		 reloading[64];
 	size_t		 kept;
 
 	log_info("reloading %s", conffile);
-	notify_send("RELOADING=1");
+	/*
+	 * With the time the reload began: Type=notify-reload (systemd 253
+	 * and later) takes a RELOADING=1 for the SIGHUP it sent only when
+	 * MONOTONIC_USEC is not older than the signal.
+	 */
+	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
+		fatal("clock_gettime");
+	(void)snprintf(reloading, sizeof(reloading),
+	    "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)now.tv_sec * 1000000ULL +
+	    (unsigned long long)now.tv_nsec / 1000ULL);
+	notify_send(reloading);
 	if ((next = load(conffile)) == NULL) {
 		log_warnx("reload refused: %s is invalid; keeping the running "
 		    "configuration", conffile);
@@ -397,6 +492,7 @@ run_daemon(int foreground)
 	struct event	*sigs[4], *watchdog = NULL;
 	struct timeval	 tv;
 	int		 signals[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
+	int		 ready = -1;
 	uint64_t	 usec;
 	size_t		 i;
 
@@ -413,14 +509,13 @@ run_daemon(int foreground)
 		return 1;
 	state_load(conf);
 	/*
-	 * Whatever can refuse to start does so before detaching, so that
-	 * the exit status says it.  The pid file's lock outlives the fork.
+	 * Whatever can refuse to start does so before the parent exits, so
+	 * that its exit status says it.  The pid file's lock outlives the
+	 * fork.
 	 */
 	drop_privileges();
 	if (!foreground) {
-		if (daemon(0, 0) == -1)
-			fatal("daemon");
-		log_init(0, verbose);
+		ready = daemon_detach();
 		if (event_reinit(daemon_base) == -1)
 			fatalx("event_reinit");
 	}
@@ -432,6 +527,8 @@ run_daemon(int foreground)
 			fatalx("evsignal");
 	}
 	hce_start(daemon_base, conf);
+	if (ready != -1)
+		daemon_ready(ready);
 	log_info("started: %zu pools", conf->npools);
 	notify_send("READY=1");
 	if (notify_watchdog_usec(&usec) == 0) {

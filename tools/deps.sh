@@ -16,8 +16,11 @@ PACKAGES=(
 	postgresql mariadb-server mariadb-client haproxy nginx
 	# tools the test scripts use (ps/pgrep, ss, runuser, JSON and YAML checks)
 	procps iproute2 util-linux coreutils psmisc python3 python3-yaml socat
-	# systemd-analyze verify of the unit
+	# systemd-analyze verify and security of the unit; systemd-sysusers and
+	# systemd-tmpfiles for the unit's layout (tests/proc/unit_layout.sh)
 	systemd
+	# the Debian package (make check-deb): dpkg-buildpackage, dh, lintian
+	dpkg-dev debhelper lintian
 	# checks
 	shellcheck valgrind
 )

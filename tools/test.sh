@@ -57,6 +57,10 @@ find . -name '*.trs' -delete
 rm -f test-suite.log
 make -j2 check
 rc=$?
+# The Debian package (tests/pkg/deb.sh): its TAP results are counted with
+# the others.
+step "make check-deb"
+make check-deb || rc=$?
 
 read -r passed failed skipped < <(count_results)
 find . -name '*.trs' -exec grep -lE '^:test-result: (FAIL|XPASS|ERROR)' {} + 2>/dev/null |
@@ -90,6 +94,20 @@ if [ "$skipped" -gt 0 ] && [ "${CI:-}" = true ] && [ "$(id -u)" -eq 0 ]; then
 	find . -name '*.log' -path './tests/*' -exec grep -h '^SKIP: ' {} + 2>/dev/null | sort
 	echo "test: CI=true, as root: the $skipped skipped points count as failures" >&2
 	failed=$((failed + skipped))
+fi
+
+# The distribution builds, installs and uninstalls from its tarball; its
+# make check runs the unit tests only (the whole suite ran above).  One
+# result.
+step "make distcheck (unit tests only)"
+# shellcheck disable=SC2016 # make, not the shell, expands $(UNIT_TESTS)
+if make -j2 distcheck TESTS='$(UNIT_TESTS)'; then
+	passed=$((passed + 1))
+else
+	echo "test: make distcheck failed" >&2
+	failed=$((failed + 1))
+	# What distcheck leaves behind (read-only) must not be counted next time.
+	find . -maxdepth 1 -name 'fpmprobe-*' -type d -exec chmod -R u+w {} + -exec rm -rf {} +
 fi
 echo
 finish "$passed" "$failed" "$skipped"

@@ -1136,7 +1136,8 @@ test_sample(void)
 	char		*path;
 	size_t		 i;
 
-	if ((top = getenv("top_srcdir")) == NULL)
+	/* configure substitutes its paths: it is in the build tree. */
+	if ((top = getenv("top_builddir")) == NULL)
 		top = ".";
 	xasprintf(&path, "%s/etc/fpmprobe.yml.sample", top);
 	conf = config_load(path, &errs);
