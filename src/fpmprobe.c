@@ -25,7 +25,8 @@
 
 enum {
 	OPT_ONCE = 256,
-	OPT_JSON
+	OPT_JSON,
+	OPT_TIMEOUT
 };
 
 static const struct option longopts[] = {
@@ -38,6 +39,7 @@ static const struct option longopts[] = {
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "once",		no_argument,		NULL, OPT_ONCE },
 	{ "json",		no_argument,		NULL, OPT_JSON },
+	{ "timeout",		required_argument,	NULL, OPT_TIMEOUT },
 	{ NULL,			0,			NULL, 0 }
 };
 
@@ -48,8 +50,10 @@ static int		 pidfd = -1;
 static int		 verbose;
 
 static void	usage(FILE *, int) __attribute__((noreturn));
+static void	once_usage(const char *) __attribute__((noreturn));
+static int	has_arg(int, char **, const char *);
 static struct config *load(const char *);
-static int	run_once(int, char **, int);
+static int	run_once(int, char **, int, unsigned int);
 static int	run_daemon(int);
 static void	pidfile_open(void);
 static void	pidfile_write(void);
@@ -69,7 +73,8 @@ usage(FILE *f, int code)
 	fprintf(f,
 	    "usage: fpmprobe [-fv] [-c file] [-p pidfile]\n"
 	    "       fpmprobe -t [-c file]\n"
-	    "       fpmprobe --once [--json] [-c file] [pool ...]\n"
+	    "       fpmprobe --once [--json] [--timeout duration] [-c file] "
+	    "[pool ...]\n"
 	    "       fpmprobe ctl [-c file] maint|drain pool [reason ...]\n"
 	    "       fpmprobe ctl [-c file] ready pool | show\n"
 	    "       fpmprobe -V | -h\n"
@@ -81,11 +86,36 @@ usage(FILE *f, int code)
 	    "      --once          probe each pool once, print a report, exit\n"
 	    "                      0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
 	    "      --json          with --once: print JSON\n"
+	    "      --timeout DUR   with --once: end the whole run within DUR\n"
 	    "  -v, --verbose       also log failed probes, every status sample\n"
 	    "                      and each port opened or closed\n"
 	    "  -V, --version       print the version\n"
 	    "  -h, --help          this text\n", FPMPROBE_CONF);
 	exit(code);
+}
+
+/*
+ * A usage error in --once, where a monitor reads the first line of
+ * standard output and the exit status: one line, UNKNOWN (3).
+ */
+static void
+once_usage(const char *why)
+{
+	printf("FPMPROBE UNKNOWN - %s; usage: fpmprobe --once [--json] "
+	    "[--timeout duration] [-c file] [pool ...]\n", why);
+	exit(3);
+}
+
+/* Is ARG among the arguments, before any "--"? */
+static int
+has_arg(int argc, char **argv, const char *arg)
+{
+	int	 i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], arg) == 0)
+			return 1;
+	return 0;
 }
 
 /* Load a configuration, printing one line per problem. */
@@ -108,7 +138,9 @@ load(const char *path)
 int
 main(int argc, char *argv[])
 {
-	int	 ch, foreground = 0, test = 0, once = 0, json = 0;
+	int		 ch, foreground = 0, test = 0, once = 0, json = 0;
+	unsigned int	 timeout_ms = 0;
+	const char	*why = NULL;
 
 	if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
 		log_init(1, 0);
@@ -122,6 +154,10 @@ main(int argc, char *argv[])
 		return ctl_main(conffile, argc - optind, argv + optind);
 	}
 
+	/* Known before parsing, so that every usage error says it right. */
+	once = has_arg(argc, argv, "--once");
+	if (once)
+		opterr = 0;
 	while ((ch = getopt_long(argc, argv, "fc:p:tvVh", longopts, NULL))
 	    != -1) {
 		switch (ch) {
@@ -151,20 +187,37 @@ main(int argc, char *argv[])
 		case OPT_JSON:
 			json = 1;
 			break;
+		case OPT_TIMEOUT:
+			if (duration_parse(optarg, &timeout_ms, &why) == -1 ||
+			    timeout_ms == 0) {
+				if (once)
+					once_usage("--timeout takes a duration "
+					    "such as 10s");
+				log_warnx("fpmprobe: --timeout %s: %s", optarg,
+				    why != NULL ? why : "zero");
+				usage(stderr, 1);
+			}
+			break;
 		default:
-			usage(stderr, once ? 3 : 1);
+			if (once)
+				once_usage(optopt != 0 && optopt < 256 ?
+				    "unknown or incomplete option" :
+				    "unknown option");
+			usage(stderr, 1);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	log_init(1, verbose);
 
-	if (json && !once) {
-		log_warnx("fpmprobe: --json goes with --once");
+	if ((json || timeout_ms > 0) && !once) {
+		log_warnx("fpmprobe: --json and --timeout go with --once");
 		usage(stderr, 1);
 	}
+	if (once && (test || foreground || pidfile != NULL))
+		once_usage("-t, -f and -p do not go with --once");
 	if (once)
-		return run_once(argc, argv, json);
+		return run_once(argc, argv, json, timeout_ms);
 	if (argc > 0)
 		usage(stderr, 1);
 	if (test) {
@@ -199,7 +252,7 @@ base_new(void)
 
 /* --once: probe the named pools (or all) once and report. */
 static int
-run_once(int argc, char **argv, int json)
+run_once(int argc, char **argv, int json, unsigned int timeout_ms)
 {
 	struct event_base	*base;
 	struct pool		**pools, *pool;
@@ -227,7 +280,7 @@ run_once(int argc, char **argv, int json)
 		pools[n++] = pool;
 	}
 	base = base_new();
-	hce_run_once(base, conf, pools, n);
+	hce_run_once(base, conf, pools, n, timeout_ms);
 	if (json)
 		report_json(&out, conf, pools, n);
 	else

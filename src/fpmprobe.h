@@ -864,7 +864,7 @@ void	 hce_start(struct event_base *, struct config *);
 void	 hce_stop(struct config *);
 size_t	 hce_carry(struct config *, struct config *);
 void	 hce_run_once(struct event_base *, struct config *, struct pool **,
-	    size_t);
+	    size_t, unsigned int);
 void	 probe_done(struct probe *, enum probe_result);
 void	 probe_fail(struct probe *, enum probe_result, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));

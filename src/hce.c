@@ -18,7 +18,16 @@
 
 #define OVERRUN_US	1000000	/* past a probe's deadline: cut it */
 
+/* One --once run, for its overall --timeout. */
+struct once_run {
+	struct pool	**pools;
+	size_t		  npools;
+	unsigned int	  timeout_ms;
+	int		  expired;
+};
+
 static void	hce_tick(int, short, void *);
+static void	once_expire(int, short, void *);
 static void	hce_schedule(struct check *, unsigned int);
 static void	probe_start(struct check *);
 static void	check_init(struct check *);
@@ -384,8 +393,11 @@ hce_stop(struct config *conf)
  */
 void
 hce_run_once(struct event_base *base, struct config *conf,
-    struct pool **pools, size_t npools)
+    struct pool **pools, size_t npools, unsigned int timeout_ms)
 {
+	struct once_run	 run = { pools, npools, timeout_ms, 0 };
+	struct event	*cap = NULL;
+	struct timeval	 tv;
 	struct check	*c;
 	size_t		 i;
 
@@ -402,6 +414,13 @@ hce_run_once(struct event_base *base, struct config *conf,
 	}
 	if (hce_pending == 0)
 		return;
+	if (timeout_ms > 0) {
+		if ((cap = evtimer_new(base, once_expire, &run)) == NULL)
+			fatalx("evtimer_new");
+		tv.tv_sec = timeout_ms / 1000;
+		tv.tv_usec = (timeout_ms % 1000) * 1000;
+		evtimer_add(cap, &tv);
+	}
 	for (i = 0; i < npools; i++)
 		TAILQ_FOREACH(c, &pools[i]->checks, entry)
 			probe_start(c);
@@ -412,13 +431,34 @@ hce_run_once(struct event_base *base, struct config *conf,
 	 * the policy sees whether requests completed meanwhile (busy) or
 	 * not (broken), as the daemon sees it between intervals.
 	 */
-	for (i = 0; i < npools; i++)
+	for (i = 0; i < npools && !run.expired; i++)
 		if (pools[i]->sampler != NULL && real_path_timed_out(pools[i])) {
 			hce_pending++;
 			probe_start(pools[i]->sampler);
 		}
 	if (hce_pending > 0)
 		event_base_dispatch(base);
+	if (cap != NULL)
+		event_free(cap);
 	for (i = 0; i < npools; i++)
 		policy_update(pools[i], now_us());
+}
+
+/*
+ * --once's --timeout: end every probe still running, as aborted rather
+ * than timed out, since its own timeout did not pass.
+ */
+static void
+once_expire(int fd, short ev, void *arg)
+{
+	struct once_run	*run = arg;
+	struct check	*c;
+	size_t		 i;
+
+	run->expired = 1;
+	for (i = 0; i < run->npools; i++)
+		TAILQ_FOREACH(c, &run->pools[i]->checks, entry)
+			if (c->probe != NULL)
+				probe_fail(c->probe, PR_ABORTED, "(--timeout "
+				    "%ums reached)", run->timeout_ms);
 }

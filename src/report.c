@@ -18,6 +18,9 @@ static int	cmp_u32(const void *, const void *);
 static void	latency_stats(const struct check_status *, uint32_t *,
 		    uint32_t *, uint32_t *);
 static void	report_workers_text(struct buf *, struct pool *);
+static int	pool_badness(const struct pool *);
+static void	report_summary(struct buf *, struct pool **, size_t, size_t);
+static void	report_perfdata(struct buf *, const struct pool *);
 static void	report_workers_json(struct buf *, struct pool *);
 static void	capacity_source_text(const struct pool *, char *, size_t);
 static void	report_facts_json(struct buf *, const struct fpm_facts *);
@@ -152,6 +155,89 @@ report_workers_text(struct buf *b, struct pool *pool)
 }
 
 /*
+ * How bad a pool's answer is, for the first line: down, then drained or in
+ * maintenance, then degraded, then fine.
+ */
+static int
+pool_badness(const struct pool *pool)
+{
+	const struct verdict	*v = &pool->verdict;
+
+	if (v->state == POOL_DOWN)
+		return 3;
+	if (v->state != POOL_UP)
+		return 2;
+	return v->weight < 100 || v->saturated || v->reason[0] != '\0';
+}
+
+/*
+ * The first line says why, since most notifications keep nothing else:
+ * the worst pool, its state and reason ("www down: app: timeout after
+ * 1000ms in response"), how many others are not fine; or that all are.
+ */
+static void
+report_summary(struct buf *b, struct pool **pools, size_t n, size_t down)
+{
+	const struct pool	*worst = NULL;
+	size_t			 i, bad = 0;
+	int			 w = 0, pw;
+
+	for (i = 0; i < n; i++) {
+		if ((pw = pool_badness(pools[i])) == 0)
+			continue;
+		bad++;
+		if (pw > w) {
+			w = pw;
+			worst = pools[i];
+		}
+	}
+	if (worst == NULL) {
+		buf_printf(b, "%zu pool%s up", n, n == 1 ? "" : "s");
+		return;
+	}
+	buf_printf(b, "%s %s", worst->name, pool_state_str(worst->verdict.state));
+	if (worst->verdict.state == POOL_UP)
+		buf_printf(b, " %u%%", worst->verdict.weight);
+	if (worst->verdict.reason[0] != '\0')
+		buf_printf(b, ": %s", worst->verdict.reason);
+	if (bad > 1)
+		buf_printf(b, " (+%zu more not fine)", bad - 1);
+	buf_printf(b, "; %zu of %zu pool%s down", down, n, n == 1 ? "" : "s");
+}
+
+/*
+ * A pool's performance data.  Labels are quoted and joined with a space
+ * (pool-wide) or a slash (per check), which names cannot contain, so two
+ * pools never share a label; a probe that timed out has no latency (U).
+ */
+static void
+report_perfdata(struct buf *b, const struct pool *pool)
+{
+	const struct pool_workers	*pw = &pool->workers;
+	const struct check		*c;
+
+	buf_printf(b, " '%s weight'=%u%%;;;0;100", pool->name,
+	    pool->verdict.weight);
+	if (pw->have)
+		buf_printf(b, " '%s active'=%llu;;;0 '%s idle'=%llu;;;0 "
+		    "'%s stuck'=%u;;;0 '%s held'=%u;;;0 '%s listen queue'=%llu;;;0",
+		    pool->name, (unsigned long long)pw->status.active,
+		    pool->name, (unsigned long long)pw->status.idle,
+		    pool->name, pw->stuck, pool->name, pw->held, pool->name,
+		    (unsigned long long)pw->status.listen_queue);
+	TAILQ_FOREACH(c, &pool->checks, entry) {
+		if (c == pool->sampler)
+			continue;
+		if (c->st.result == PR_TIMEOUT || c->st.result == PR_ABORTED ||
+		    !c->st.have_result)
+			buf_printf(b, " '%s/%s'=U", pool->name, c->name);
+		else
+			buf_printf(b, " '%s/%s'=%.6fs;;;0", pool->name, c->name,
+			    (double)c->st.latency_us / 1e6);
+	}
+}
+
+/*
  * The readable report: a Nagios-style first line with performance data,
  * then a line per pool and per check.
  */
@@ -166,16 +252,11 @@ report_text(struct buf *b, struct config *conf, struct pool **pools,
 	for (i = 0; i < n; i++)
 		if (pools[i]->verdict.state == POOL_DOWN)
 			down++;
-	buf_printf(b, "FPMPROBE %s - %zu pool%s, %zu down |", status_names[code],
-	    n, n == 1 ? "" : "s", down);
-	for (i = 0; i < n; i++) {
-		buf_printf(b, " %s_weight=%u;;;0;100", pools[i]->name,
-		    pools[i]->verdict.weight);
-		TAILQ_FOREACH(c, &pools[i]->checks, entry)
-			if (c != pools[i]->sampler)
-				buf_printf(b, " %s_%s=%.6fs", pools[i]->name,
-				    c->name, (double)c->st.latency_us / 1e6);
-	}
+	buf_printf(b, "FPMPROBE %s - ", status_names[code]);
+	report_summary(b, pools, n, down);
+	buf_addstr(b, " |");
+	for (i = 0; i < n; i++)
+		report_perfdata(b, pools[i]);
 	buf_addstr(b, "\n");
 	for (i = 0; i < n; i++) {
 		struct pool *pool = pools[i];
