@@ -777,6 +777,7 @@ config_free(struct config *conf)
 		cfg_free(pool_keys, pool);
 		free(pool->name);
 		fpm_status_free(&pool->workers.status);
+		audit_clear(&pool->audit);
 		free(pool->mark_reason);
 		free(pool);
 	}

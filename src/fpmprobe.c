@@ -23,7 +23,8 @@
 
 enum {
 	OPT_ONCE = 256,
-	OPT_JSON
+	OPT_JSON,
+	OPT_AUDIT
 };
 
 static const struct option longopts[] = {
@@ -36,6 +37,7 @@ static const struct option longopts[] = {
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "once",		no_argument,		NULL, OPT_ONCE },
 	{ "json",		no_argument,		NULL, OPT_JSON },
+	{ "audit",		no_argument,		NULL, OPT_AUDIT },
 	{ NULL,			0,			NULL, 0 }
 };
 
@@ -47,7 +49,7 @@ static int		 verbose;
 
 static void	usage(FILE *, int) __attribute__((noreturn));
 static struct config *load(const char *);
-static int	run_once(int, char **, int);
+static int	run_once(int, char **, int, int);
 static int	run_daemon(int);
 static void	pidfile_open(void);
 static void	pidfile_write(void);
@@ -65,7 +67,7 @@ usage(FILE *f, int code)
 	fprintf(f,
 	    "usage: fpmprobe [-fv] [-c file] [-p pidfile]\n"
 	    "       fpmprobe -t [-c file]\n"
-	    "       fpmprobe --once [--json] [-c file] [pool ...]\n"
+	    "       fpmprobe --once [--json] [--audit] [-c file] [pool ...]\n"
 	    "       fpmprobe ctl [-c file] maint|drain pool [reason ...]\n"
 	    "       fpmprobe ctl [-c file] ready pool | show\n"
 	    "       fpmprobe -V | -h\n"
@@ -77,6 +79,8 @@ usage(FILE *f, int code)
 	    "      --once          probe each pool once, print a report, exit\n"
 	    "                      0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
 	    "      --json          with --once: print JSON\n"
+	    "      --audit         with --once: unbounded waits found by the\n"
+	    "                      audit are a WARNING\n"
 	    "  -v, --verbose       also log failed probes, every status sample\n"
 	    "                      and each port opened or closed\n"
 	    "  -V, --version       print the version\n"
@@ -104,7 +108,7 @@ load(const char *path)
 int
 main(int argc, char *argv[])
 {
-	int	 ch, foreground = 0, test = 0, once = 0, json = 0;
+	int	 ch, foreground = 0, test = 0, once = 0, json = 0, audit = 0;
 
 	if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
 		log_init(1, 0);
@@ -147,6 +151,9 @@ main(int argc, char *argv[])
 		case OPT_JSON:
 			json = 1;
 			break;
+		case OPT_AUDIT:
+			audit = 1;
+			break;
 		default:
 			usage(stderr, once ? 3 : 1);
 		}
@@ -159,8 +166,12 @@ main(int argc, char *argv[])
 		log_warnx("fpmprobe: --json goes with --once");
 		usage(stderr, 1);
 	}
+	if (audit && !once) {
+		log_warnx("fpmprobe: --audit goes with --once");
+		usage(stderr, 1);
+	}
 	if (once)
-		return run_once(argc, argv, json);
+		return run_once(argc, argv, json, audit);
 	if (argc > 0)
 		usage(stderr, 1);
 	if (test) {
@@ -195,7 +206,7 @@ base_new(void)
 
 /* --once: probe the named pools (or all) once and report. */
 static int
-run_once(int argc, char **argv, int json)
+run_once(int argc, char **argv, int json, int audit)
 {
 	struct event_base	*base;
 	struct pool		**pools, *pool;
@@ -208,6 +219,7 @@ run_once(int argc, char **argv, int json)
 		    conffile);
 		return 3;
 	}
+	conf->audit_warning = audit;
 	pools = xcalloc(conf->npools + (size_t)argc + 1, sizeof(*pools));
 	if (argc == 0)
 		TAILQ_FOREACH(pool, &conf->pools, entry)
