@@ -19,7 +19,7 @@ printf 'pools:\n  x:\n    fastcgi: 127.0.0.1:1\n    checks:\n      - { name: db,
 if "$FPMPROBE" -t -c "$probe_conf" 2>&1 | grep -q "not available in this build"; then
 	skip_all "fpmprobe built without PostgreSQL or MariaDB checks"
 fi
-plan 23
+plan 28
 
 fpm_start open request_terminate_timeout=0 status_listen=1 || bail_out "php-fpm open"
 fpm_start bounded request_terminate_timeout=30s request_slowlog_timeout=10s \
@@ -117,3 +117,43 @@ json=$("$FPMPROBE" --once --json -c "$conf" bounded 2>/dev/null)
 like "$json" '"type": "pgsql", .*"db": \{"max_connections": [1-9][0-9]*, "connections": [1-9]' \
 	"the capacity audit still reads its numbers"
 pg_psql "GRANT SELECT ON pg_settings TO PUBLIC" || bail_out "GRANT"
+
+# The daemon: each finding on /metrics, logged once, and again after a
+# reload, which audits anew.
+pg_psql "ALTER ROLE probe RESET statement_timeout" || bail_out "ALTER ROLE"
+aport=$(free_port) hport=$(free_port)
+dconf=$STACK_DIR/audit-daemon.yml
+cat >"$dconf" <<YAML
+agent:
+  listen: [ "127.0.0.1:$aport" ]
+http:
+  listen: [ "127.0.0.1:$hport" ]
+defaults:
+  interval: 200ms
+  timeout: 3s
+pools:
+  open:
+    fastcgi: $FPM_OPEN_ADDR
+    status_path: /fpm-status
+    status_listen: $FPM_OPEN_STATUS_ADDR
+    checks:
+      - { name: app, type: fastcgi, script: $STACK_WWW/status.php, expect_body: OK }
+      - { name: db, type: pgsql, conninfo: "$PG_CONNINFO", password_file: $PG_PASSWORD_FILE }
+YAML
+fp_daemon_start "$dconf" "$aport" || bail_out "fpmprobe did not start"
+metrics_have() {
+	curl -s --max-time 5 "http://127.0.0.1:$hport/metrics" | grep -qF "$1"
+}
+ok "/metrics: a gauge for request_terminate_timeout" poll_until 15 metrics_have \
+	'fpmprobe_audit_finding{pool="open",layer="php-fpm",setting="request_terminate_timeout",severity="warning"} 1'
+ok "/metrics: a gauge for statement_timeout" poll_until 15 metrics_have \
+	'fpmprobe_audit_finding{pool="open",layer="postgresql",setting="statement_timeout",severity="warning"} 1'
+logged() { grep -c "pool open: audit: WARNING $1" "$STACK_DIR/fpmprobe.log"; }
+sleep 2	# ten intervals
+is "$(logged "php-fpm request_terminate_timeout")/$(logged "postgresql statement_timeout")" 1/1 \
+	"each finding is logged once, not every interval"
+kill -HUP "$FP_PID"
+ok "a reload audits again: the findings are logged anew" poll_until 15 \
+	sh -c "[ \"\$(grep -c 'pool open: audit: WARNING postgresql statement_timeout' '$STACK_DIR/fpmprobe.log')\" = 2 ]"
+fp_daemon_stop
+is "$?" 0 "the daemon stops cleanly"
