@@ -82,11 +82,12 @@ finding_same(const struct audit_finding *a, const struct audit_finding *b)
 
 /*
  * A source was audited again: *fresh replaces *l, and what was not
- * there before is logged, once, under the pool's name.
+ * there before is logged, once, under the pool's name (not by --once,
+ * whose report prints it).
  */
 void
 audit_replace(struct audit_list *l, struct audit_list *fresh,
-    const char *pool)
+    const struct pool *pool)
 {
 	char	 line[AUDIT_LINE_MAX];
 	size_t	 i, j;
@@ -95,13 +96,13 @@ audit_replace(struct audit_list *l, struct audit_list *fresh,
 		for (j = 0; j < l->n; j++)
 			if (finding_same(&fresh->f[i], &l->f[j]))
 				break;
-		if (j < l->n)
+		if (j < l->n || pool->once)
 			continue;
 		audit_line(line, sizeof(line), &fresh->f[i]);
 		if (fresh->f[i].warn)
-			log_warnx("pool %s: audit: %s", pool, line);
+			log_warnx("pool %s: audit: %s", pool->name, line);
 		else
-			log_info("pool %s: audit: %s", pool, line);
+			log_info("pool %s: audit: %s", pool->name, line);
 	}
 	audit_clear(l);
 	*l = *fresh;
@@ -149,12 +150,13 @@ ini_why(const char *key)
 /*
  * The php-fpm side of a pool: its own section sec, where terminate_s is
  * what facts_read() made of request_terminate_timeout (-1: unreadable),
- * and the php.ini it loads (ini NULL: none read; ini_err: why not).
+ * server_ms HAProxy's timeout server if told (else 0), and the php.ini it
+ * loads (ini NULL: none read; ini_err: why not).
  */
 void
 audit_fpm(struct audit_list *l, const struct fpm_conf_section *sec,
-    int terminate_s, const struct fpm_conf *ini, const char *ini_path,
-    const char *ini_err)
+    int terminate_s, unsigned int server_ms, const struct fpm_conf *ini,
+    const char *ini_path, const char *ini_err)
 {
 	const struct fpm_conf_entry	*e;
 	char				 src[AUDIT_SOURCE_MAX], key[96];
@@ -165,13 +167,24 @@ audit_fpm(struct audit_list *l, const struct fpm_conf_section *sec,
 	e = fpm_conf_get(sec, "request_terminate_timeout");
 	if (e != NULL)
 		snprintf(src, sizeof(src), "%s:%d", e->file, e->line);
+	if (server_ms > 0)
+		snprintf(safe, sizeof(safe), "above the slowest legitimate "
+		    "request, below HAProxy's timeout server (%ums)",
+		    server_ms);
+	else
+		strlcpy_safe(safe, "e.g. 30s: above the slowest legitimate "
+		    "request, below HAProxy's timeout server", sizeof(safe));
 	if (terminate_s == 0)
 		audit_add(l, 1, "php-fpm", "request_terminate_timeout",
 		    e != NULL ? e->value : "0", e != NULL ? src : "default",
 		    "a worker can be held forever: nothing ends a request "
-		    "blocked on a hung query",
-		    "e.g. 30s: above the slowest legitimate request, below "
-		    "HAProxy's timeout server");
+		    "blocked on a hung query", safe);
+	else if (terminate_s > 0 && server_ms > 0 &&
+	    (unsigned long long)terminate_s * 1000 >= server_ms)
+		audit_add(l, 1, "php-fpm", "request_terminate_timeout",
+		    e != NULL ? e->value : "?", e != NULL ? src : "default",
+		    "not below HAProxy's timeout server: a worker stays busy "
+		    "on a request nobody waits for any more", safe);
 	e = fpm_conf_get(sec, "request_slowlog_timeout");
 	if (e != NULL)
 		snprintf(src, sizeof(src), "%s:%d", e->file, e->line);
@@ -297,10 +310,11 @@ audit_fpm_learn(struct pool *pool, const char *fpm_path,
 	memset(&ini, 0, sizeof(ini));
 	rc = audit_php_ini_load(fpm_path, &ini, path, sizeof(path), err,
 	    sizeof(err));
-	audit_fpm(&fresh, sec, pool->fpm.terminate_s, rc == 1 ? &ini : NULL,
-	    path, rc == -1 ? err : NULL);
+	/* What came before a file that does not parse still counts. */
+	audit_fpm(&fresh, sec, pool->fpm.terminate_s, pool->timeout_server_ms,
+	    rc != 0 ? &ini : NULL, path, rc == -1 ? err : NULL);
 	fpm_conf_free(&ini);
-	audit_replace(&pool->audit, &fresh, pool->name);
+	audit_replace(&pool->audit, &fresh, pool);
 }
 
 /*

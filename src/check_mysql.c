@@ -599,7 +599,7 @@ my_audit_end(struct probe *p, int keep)
 	struct my_probe	*ps = p->ctx;
 
 	db_audit_done(&ps->keep->db, ps->max_connections, ps->connections);
-	audit_replace(&ps->keep->db.audit, &ps->audit, p->check->pool->name);
+	audit_replace(&ps->keep->db.audit, &ps->audit, p->check->pool);
 	my_ok(p, keep);
 }
 

@@ -657,7 +657,7 @@ pg_audit_done(struct probe *p)
 		    "unreadable", target, ps->ans.error ? ps->ans.errmsg :
 		    "no answer", NULL);
 	}
-	audit_replace(&ps->keep->db.audit, &ps->audit, p->check->pool->name);
+	audit_replace(&ps->keep->db.audit, &ps->audit, p->check->pool);
 	pg_ok(p);
 }
 

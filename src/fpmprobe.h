@@ -661,6 +661,7 @@ struct pool {
 	int			 have_status_listen;
 	unsigned int		 stuck_after_ms;
 	unsigned int		 max_children;	/* 0: from the sample */
+	unsigned int		 timeout_server_ms;	/* HAProxy's, 0: not told */
 	struct address_list	 agent_listen;
 	struct timing		 timing;
 	struct check_list	 checks;
@@ -921,10 +922,11 @@ void	 audit_add(struct audit_list *, int, const char *, const char *,
 	    const char *, const char *, const char *, const char *);
 void	 audit_clear(struct audit_list *);
 void	 audit_replace(struct audit_list *, struct audit_list *,
-	    const char *);
+	    const struct pool *);
 void	 audit_line(char *, size_t, const struct audit_finding *);
 void	 audit_fpm(struct audit_list *, const struct fpm_conf_section *, int,
-	    const struct fpm_conf *, const char *, const char *);
+	    unsigned int, const struct fpm_conf *, const char *,
+	    const char *);
 void	 audit_fpm_learn(struct pool *, const char *,
 	    const struct fpm_conf_section *);
 int	 audit_php_ini_load(const char *, struct fpm_conf *, char *, size_t,

@@ -19,7 +19,7 @@ printf 'pools:\n  x:\n    fastcgi: 127.0.0.1:1\n    checks:\n      - { name: db,
 if "$FPMPROBE" -t -c "$probe_conf" 2>&1 | grep -q "not available in this build"; then
 	skip_all "fpmprobe built without PostgreSQL or MariaDB checks"
 fi
-plan 28
+plan 31
 
 fpm_start open request_terminate_timeout=0 status_listen=1 || bail_out "php-fpm open"
 fpm_start bounded request_terminate_timeout=30s request_slowlog_timeout=10s \
@@ -36,6 +36,8 @@ default_socket_timeout = 60
 [mysqlnd]
 mysqlnd.net_read_timeout = 31536000
 INI
+mkdir "$STACK_DIR/conf.d"
+printf 'error_log = "/var/log/php\n' >"$STACK_DIR/conf.d/20-broken.ini"
 
 conf=$STACK_DIR/audit.yml
 for p in open bounded; do
@@ -54,7 +56,7 @@ for p in open bounded; do
 YAML
 done | { echo "defaults:"; echo "  timeout: 3s"; echo "pools:"; cat; } >"$conf"
 
-out=$("$FPMPROBE" --once -c "$conf" open 2>/dev/null); rc=$?
+out=$("$FPMPROBE" --once -c "$conf" open 2>&1); rc=$?
 diag "$out"
 is "$rc" 0 "audit findings leave the exit status of a healthy pool alone"
 like "$out" "pool open: WARNING php-fpm request_terminate_timeout = 0 \\($FPM_OPEN_CONF:[0-9]+\\): a worker can be held forever" \
@@ -65,6 +67,9 @@ like "$out" "pool open: php max_execution_time = 30 \\($STACK_DIR/php.ini:2\\): 
 	"php.ini's max_execution_time is said not to bound a DB wait"
 like "$out" "pool open: php mysqlnd.net_read_timeout = 31536000 \\($STACK_DIR/php.ini:5\\)" \
 	"mysqlnd.net_read_timeout, where set, is reported"
+like "$out" "pool open: php php.ini = unreadable \\($STACK_DIR/conf.d/20-broken.ini\\): $STACK_DIR/conf.d/20-broken.ini:1: unterminated" \
+	"a conf.d file that does not parse is a finding of its own"
+unlike "$out" "audit: " "--once prints the findings, and does not log them too"
 like "$out" "pool open: WARNING postgresql statement_timeout = 0 \\(pgsql 127.0.0.1:$PG_PORT, pg_settings source default\\): unbounded" \
 	"PostgreSQL's statement_timeout 0 is reported with its source"
 like "$out" "pool open: WARNING postgresql idle_in_transaction_session_timeout = 0 \\(pgsql 127.0.0.1:$PG_PORT, pg_settings source default\\)" \
@@ -103,6 +108,12 @@ pg_psql "ALTER ROLE probe SET statement_timeout = '60s'" || bail_out "ALTER ROLE
 out=$("$FPMPROBE" --once -c "$conf" bounded 2>/dev/null)
 like "$out" "WARNING postgresql statement_timeout = 60000ms .*: longer than request_terminate_timeout.*below the pool's request_terminate_timeout \\(30s\\)" \
 	"a statement_timeout above request_terminate_timeout is a finding"
+
+# Told HAProxy's timeout server, the audit compares the pool's timeout with it.
+sed "s|^  bounded:|&\\n    haproxy_timeout_server: 20s|" "$conf" >"$STACK_DIR/audit-haproxy.yml"
+out=$("$FPMPROBE" --once -c "$STACK_DIR/audit-haproxy.yml" bounded 2>/dev/null)
+like "$out" "WARNING php-fpm request_terminate_timeout = 30s \\($FPM_BOUNDED_CONF:[0-9]+\\): not below HAProxy's timeout server.*\\(20000ms\\)" \
+	"request_terminate_timeout 30s against HAProxy's timeout server 20s is a finding"
 
 # A role that may not read pg_settings: said so, the probe still passes.
 pg_psql "REVOKE SELECT ON pg_settings FROM PUBLIC" || bail_out "REVOKE"

@@ -581,7 +581,9 @@ test_audit(void)
 
 	/* The list is replaced whole; the fresh one is left empty. */
 	audit_add(&fresh, 0, "php", "x", "1", "-", "why", NULL);
-	audit_replace(&l, &fresh, "t");
+	pool.once = 1;
+	audit_replace(&l, &fresh, &pool);
+	pool.once = 0;
 	ok(l.n == 1 && fresh.n == 0 && fresh.f == NULL,
 	    "a new audit replaces the old findings");
 	audit_clear(&l);
@@ -589,7 +591,7 @@ test_audit(void)
 	memset(&conf, 0, sizeof(conf));
 	ok(fpm_conf_parse(&conf, "/etc/www.conf", pool_conf,
 	    sizeof(pool_conf) - 1, err, sizeof(err)) == 0, "pool parsed");
-	audit_fpm(&l, fpm_conf_pool(&conf, "www"), 0, NULL, NULL, NULL);
+	audit_fpm(&l, fpm_conf_pool(&conf, "www"), 0, 0, NULL, NULL, NULL);
 	ok(l.n >= 1 && l.f[0].warn && strcmp(l.f[0].setting,
 	    "request_terminate_timeout") == 0 && strcmp(l.f[0].source,
 	    "/etc/www.conf:2") == 0, "request_terminate_timeout = 0, with "
@@ -602,7 +604,7 @@ test_audit(void)
 	    strstr(l.f[2].why, "does not bound a DB wait") != NULL,
 	    "a max_execution_time override does not bound a DB wait");
 	audit_clear(&l);
-	audit_fpm(&l, fpm_conf_pool(&conf, "www"), 0, NULL, "/etc/php.ini",
+	audit_fpm(&l, fpm_conf_pool(&conf, "www"), 0, 0, NULL, "/etc/php.ini",
 	    "/etc/php.ini:3: expected key = value");
 	ok(l.n == 4 && strcmp(l.f[3].setting, "php.ini") == 0 &&
 	    strcmp(l.f[3].value, "unreadable") == 0, "a php.ini that does not "
@@ -611,9 +613,17 @@ test_audit(void)
 	fpm_conf_free(&conf);
 	ok(fpm_conf_parse(&conf, "/etc/www.conf", bounded_conf,
 	    sizeof(bounded_conf) - 1, err, sizeof(err)) == 0, "pool parsed");
-	audit_fpm(&l, fpm_conf_pool(&conf, "www"), 30, NULL, NULL, NULL);
+	audit_fpm(&l, fpm_conf_pool(&conf, "www"), 30, 0, NULL, NULL, NULL);
 	is_int((int)l.n, 0, "request_terminate_timeout 30s and a slow log: "
 	    "no finding");
+	audit_fpm(&l, fpm_conf_pool(&conf, "www"), 30, 60000, NULL, NULL,
+	    NULL);
+	is_int((int)l.n, 0, "nor below HAProxy's timeout server 60s");
+	audit_fpm(&l, fpm_conf_pool(&conf, "www"), 30, 30000, NULL, NULL,
+	    NULL);
+	ok(l.n == 1 && l.f[0].warn && strstr(l.f[0].why, "timeout server") !=
+	    NULL && strcmp(l.f[0].source, "/etc/www.conf:2") == 0,
+	    "30s against HAProxy's timeout server 30s is a finding");
 	audit_clear(&l);
 	fpm_conf_free(&conf);
 }
