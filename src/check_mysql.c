@@ -65,6 +65,11 @@ static void	my_conf_finish(struct check *, struct cfg_check *);
 #define MY_MESSAGE_MAX		96	/* of a server message in a reason */
 #define MY_AUDIT_MAX_SQL	"SELECT @@max_connections"
 #define MY_AUDIT_USE_SQL	"SHOW GLOBAL STATUS LIKE 'Threads_connected'"
+/* The bounded-blocking audit's variables, as the check's session has them. */
+#define MY_AUDIT_VARS_SQL	"SHOW VARIABLES WHERE Variable_name IN (" \
+	"'wait_timeout', 'interactive_timeout', 'max_statement_time', " \
+	"'max_execution_time', 'lock_wait_timeout', " \
+	"'innodb_lock_wait_timeout', 'max_connections')"
 
 /* What a check keeps between probes. */
 struct my_keep {
@@ -76,7 +81,8 @@ struct my_keep {
 enum my_step {
 	MYS_QUERY = 0,			/* the check's query */
 	MYS_AUDIT_MAX,			/* @@max_connections */
-	MYS_AUDIT_USE			/* Threads_connected */
+	MYS_AUDIT_USE,			/* Threads_connected */
+	MYS_AUDIT_VARS			/* the timeouts */
 };
 
 /* The library call under way, resumed by its _cont(). */
@@ -103,6 +109,7 @@ struct my_probe {
 	MYSQL_RES	*res;
 	int64_t		 max_connections;	/* the audit's numbers */
 	int64_t		 connections;
+	struct audit_list audit;	/* what the variables say */
 };
 
 static void	my_start(struct probe *);
@@ -120,6 +127,8 @@ static void	my_stored(struct probe *);
 static void	my_query_done(struct probe *);
 static void	my_query_failed(struct probe *);
 static void	my_audit_done(struct probe *);
+static void	my_audit_end(struct probe *, int);
+static void	my_vars_take(struct probe *);
 static void	my_timeout(struct probe *);
 static void	my_ok(struct probe *, int);
 static void	my_fail(struct probe *, enum probe_result, const char *, ...)
@@ -267,8 +276,11 @@ my_query(struct probe *p, enum my_step step)
 	case MYS_AUDIT_MAX:
 		sql = MY_AUDIT_MAX_SQL;
 		break;
-	default:
+	case MYS_AUDIT_USE:
 		sql = MY_AUDIT_USE_SQL;
+		break;
+	default:
+		sql = MY_AUDIT_VARS_SQL;
 		break;
 	}
 	my_continue(p, mysql_real_query_start(&ps->err, ps->keep->mysql, sql,
@@ -493,6 +505,9 @@ my_stored(struct probe *p)
 		    (len = mysql_fetch_lengths(ps->res)) != NULL)
 			ps->connections = my_number(row[1], len[1]);
 		break;
+	case MYS_AUDIT_VARS:
+		my_vars_take(p);
+		break;
 	}
 	if (ps->res != NULL) {
 		mysql_free_result(ps->res);
@@ -500,6 +515,8 @@ my_stored(struct probe *p)
 	}
 	if (ps->step == MYS_AUDIT_MAX)
 		my_query(p, MYS_AUDIT_USE);
+	else if (ps->step == MYS_AUDIT_USE)
+		my_query(p, MYS_AUDIT_VARS);
 	else
 		my_audit_done(p);
 }
@@ -569,10 +586,63 @@ my_query_done(struct probe *p)
 static void
 my_audit_done(struct probe *p)
 {
+	my_audit_end(p, 1);
+}
+
+/*
+ * Keep what the audit read, the variables' findings too; keep says
+ * whether the connection is idle and reusable.
+ */
+static void
+my_audit_end(struct probe *p, int keep)
+{
 	struct my_probe	*ps = p->ctx;
 
 	db_audit_done(&ps->keep->db, ps->max_connections, ps->connections);
-	my_ok(p, 1);
+	audit_replace(&ps->keep->db.audit, &ps->audit, p->check->pool);
+	my_ok(p, keep);
+}
+
+/* The variables' rows (Variable_name, Value), for the audit. */
+static void
+my_vars_take(struct probe *p)
+{
+	static const char *const names[] = { "wait_timeout",
+	    "interactive_timeout", "lock_wait_timeout",
+	    "innodb_lock_wait_timeout", "max_connections", NULL };
+	struct my_probe		*ps = p->ctx;
+	const struct pool	*pool = p->check->pool;
+	const char		*layer, *val[8], *stmt;
+	char			 target[DETAIL_MAX + 8], v[8][64];
+	MYSQL_ROW		 row;
+	unsigned long		*len;
+	int			 k, terminate, maria;
+
+	maria = strstr(mysql_get_server_info(ps->keep->mysql), "MariaDB") !=
+	    NULL;
+	layer = maria ? "mariadb" : "mysql";
+	stmt = maria ? "max_statement_time" : "max_execution_time";
+	my_target(p->check, target, sizeof(target));
+	terminate = pool->fpm.have ? pool->fpm.terminate_s : -1;
+	memset(val, 0, sizeof(val));
+	if (ps->res == NULL || mysql_num_fields(ps->res) < 2)
+		return;
+	while ((row = mysql_fetch_row(ps->res)) != NULL &&
+	    (len = mysql_fetch_lengths(ps->res)) != NULL) {
+		if (row[0] == NULL || row[1] == NULL)
+			continue;
+		for (k = 0; names[k] != NULL; k++)
+			if (strcmp(row[0], names[k]) == 0)
+				break;
+		if (names[k] == NULL && strcmp(row[0], stmt) != 0)
+			continue;
+		sanitize_text(v[k], sizeof(v[k]), row[1], len[1]);
+		val[k] = v[k];
+	}
+	for (k = 0; names[k] != NULL; k++)
+		audit_my_setting(&ps->audit, layer, target, names[k], val[k],
+		    terminate);
+	audit_my_setting(&ps->audit, layer, target, stmt, val[k], terminate);
 }
 
 /*
@@ -586,8 +656,18 @@ my_query_failed(struct probe *p)
 	struct my_probe	*ps = p->ctx;
 	MYSQL		*mysql = ps->keep->mysql;
 	unsigned int	 n = mysql_errno(mysql);
-	char		 msg[MY_MESSAGE_MAX];
+	char		 msg[MY_MESSAGE_MAX], target[DETAIL_MAX + 8];
 
+	if (ps->step == MYS_AUDIT_VARS) {
+		sanitize_text(msg, sizeof(msg), mysql_error(mysql),
+		    strlen(mysql_error(mysql)));
+		my_target(p->check, target, sizeof(target));
+		audit_add(&ps->audit, 0, strstr(mysql_get_server_info(mysql), "MariaDB") != NULL ?
+		    "mariadb" : "mysql", "SHOW VARIABLES", "unreadable",
+		    target, msg, NULL);
+		my_audit_end(p, n < CR_MIN_ERROR);
+		return;
+	}
 	if (ps->step != MYS_QUERY) {
 		db_audit_done(&ps->keep->db, -1, -1);
 		my_ok(p, n < CR_MIN_ERROR);
@@ -703,6 +783,7 @@ my_abort(struct probe *p)
 	}
 	if (ps->res != NULL)
 		mysql_free_result(ps->res);
+	audit_clear(&ps->audit);
 	if (ps->password != NULL) {
 		explicit_bzero(ps->password, strlen(ps->password));
 		free(ps->password);
@@ -721,6 +802,7 @@ my_free(struct check *c)
 		return;
 	if (keep->mysql != NULL)
 		mysql_close(keep->mysql);
+	audit_clear(&keep->db.audit);
 	free(keep);
 	c->keep = NULL;
 }

@@ -59,7 +59,18 @@ static const struct cfg_key pg_keys[] = {
  */
 #define PG_AUDIT_SQL \
 	"SELECT current_setting('max_connections'), count(*) " \
-	"FROM pg_stat_activity WHERE backend_type = 'client backend'"
+	"FROM pg_stat_activity WHERE backend_type = 'client backend'; " \
+	"SELECT name, setting, unit, source FROM pg_settings WHERE name IN (" \
+	PG_AUDIT_SETTINGS ")"
+/*
+ * Then the timeouts the bounded-blocking audit reads, as the check's role
+ * and database get them; pg_settings leaves out what a role may not see.
+ */
+#define PG_AUDIT_SETTINGS \
+	"'statement_timeout', 'lock_timeout', " \
+	"'idle_in_transaction_session_timeout', 'idle_session_timeout', " \
+	"'tcp_keepalives_idle', 'max_connections', " \
+	"'superuser_reserved_connections'"
 
 /* What a check keeps between probes. */
 struct pg_keep {
@@ -104,6 +115,9 @@ struct pg_probe {
 	/* The audit's numbers. */
 	int64_t		 max_connections;
 	int64_t		 connections;
+	int		 audit_results;	/* results of the audit seen */
+	int		 settings_read;	/* pg_settings answered */
+	struct audit_list audit;	/* what the settings say */
 };
 
 static void	pg_start(struct probe *);
@@ -133,6 +147,7 @@ static void	pg_notice(void *, const char *);
 static const char *pg_sqlstate_find(const char *, char *);
 static void	pg_first_line(char *, size_t, const char *);
 static void	pg_target(const struct check *, char *, size_t);
+static void	pg_settings_take(struct probe *, PGresult *);
 #endif
 
 const struct check_ops check_pgsql_ops = {
@@ -517,6 +532,10 @@ pg_result(struct probe *p, PGresult *res)
 	switch (PQresultStatus(res)) {
 	case PGRES_TUPLES_OK:
 		ps->ans.answered = 1;
+		if (ps->state == PGS_AUDIT && ps->audit_results++ > 0) {
+			pg_settings_take(p, res);
+			break;
+		}
 		if (ps->state == PGS_AUDIT) {
 			if (PQntuples(res) != 1 || PQnfields(res) != 2 ||
 			    PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1))
@@ -561,6 +580,8 @@ pg_result(struct probe *p, PGresult *res)
 		ps->ans.copy = 1;
 		break;
 	default:
+		if (ps->state == PGS_AUDIT)
+			ps->audit_results++;
 		if (ps->ans.error)
 			break;		/* the first error tells why */
 		ps->ans.error = 1;
@@ -627,8 +648,16 @@ static void
 pg_audit_done(struct probe *p)
 {
 	struct pg_probe	*ps = p->ctx;
+	char		 target[128];
 
 	db_audit_done(&ps->keep->db, ps->max_connections, ps->connections);
+	if (!ps->settings_read) {
+		pg_target(p->check, target, sizeof(target));
+		audit_add(&ps->audit, 0, "postgresql", "pg_settings",
+		    "unreadable", target, ps->ans.error ? ps->ans.errmsg :
+		    "no answer", NULL);
+	}
+	audit_replace(&ps->keep->db.audit, &ps->audit, p->check->pool);
 	pg_ok(p);
 }
 
@@ -746,8 +775,54 @@ pg_abort(struct probe *p)
 		}
 		p->fd = -1;
 	}
+	audit_clear(&ps->audit);
 	free(ps);
 	p->ctx = NULL;
+}
+
+/*
+ * The audit's pg_settings rows: each timeout the role can see, and each
+ * it cannot, for the bounded-blocking audit.
+ */
+static void
+pg_settings_take(struct probe *p, PGresult *res)
+{
+	static const char *const names[] = { "statement_timeout",
+	    "lock_timeout", "idle_in_transaction_session_timeout",
+	    "idle_session_timeout", "tcp_keepalives_idle", NULL };
+	struct pg_probe		*ps = p->ctx;
+	const struct pool	*pool = p->check->pool;
+	char			 target[128];
+	long long		 max = -1, reserved = -1;
+	int			 i, k, terminate;
+
+	if (PQnfields(res) != 4)
+		return;
+	ps->settings_read = 1;
+	pg_target(p->check, target, sizeof(target));
+	terminate = pool->fpm.have ? pool->fpm.terminate_s : -1;
+	for (k = 0; names[k] != NULL; k++) {
+		for (i = 0; i < PQntuples(res); i++)
+			if (strcmp(PQgetvalue(res, i, 0), names[k]) == 0)
+				break;
+		if (i == PQntuples(res))
+			audit_add(&ps->audit, 0, "postgresql", names[k],
+			    "unreadable", target, "pg_settings does not show "
+			    "it to the check's role", NULL);
+		else
+			audit_pg_setting(&ps->audit, target, names[k],
+			    PQgetvalue(res, i, 1), PQgetisnull(res, i, 2) ?
+			    NULL : PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+			    terminate);
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		if (strcmp(PQgetvalue(res, i, 0), "max_connections") == 0)
+			max = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		else if (strcmp(PQgetvalue(res, i, 0),
+		    "superuser_reserved_connections") == 0)
+			reserved = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+	}
+	audit_pg_slots(&ps->audit, target, max, reserved);
 }
 
 /* Release the kept connection. */
@@ -762,6 +837,7 @@ pg_free(struct check *c)
 		event_free(keep->ev);
 	if (keep->conn != NULL)
 		PQfinish(keep->conn);
+	audit_clear(&keep->db.audit);
 	free(keep);
 	c->keep = NULL;
 }

@@ -135,6 +135,9 @@ static const struct cfg_key pool_keys[] = {
 	  .max = STUCK_AFTER_MAX_MS, .def = DEFAULT_STUCK_AFTER_MS },
 	{ .name = "max_children", .kind = CFG_UINT, .offset = P(max_children),
 	  .min = 1, .max = 100000 },
+	{ .name = "haproxy_timeout_server", .kind = CFG_DURATION,
+	  .offset = P(timeout_server_ms), .min = TIMEOUT_MIN_MS,
+	  .max = 24 * 3600 * 1000 },
 	{ .name = "agent_listen", .kind = CFG_ADDRESSES,
 	  .offset = P(agent_listen) },
 	{ .name = "timing", .kind = CFG_INCLUDE, .offset = P(timing),
@@ -777,6 +780,7 @@ config_free(struct config *conf)
 		cfg_free(pool_keys, pool);
 		free(pool->name);
 		fpm_status_free(&pool->workers.status);
+		audit_clear(&pool->audit);
 		free(pool->mark_reason);
 		free(pool);
 	}

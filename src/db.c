@@ -181,3 +181,14 @@ db_report(struct buf *b, struct config *conf, const struct check *c,
 		    " - MORE than it allows less a margin (WARNING)" : "");
 	return over == 1;
 }
+
+/* A database check's audit findings, or NULL for another check type. */
+const struct audit_list *
+db_audit_list(const struct check *c)
+{
+	const struct db_keep	*keep = c->keep;
+
+	if (c->ops->report != db_report || keep == NULL)
+		return NULL;
+	return &keep->audit;
+}

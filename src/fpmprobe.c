@@ -26,7 +26,8 @@
 enum {
 	OPT_ONCE = 256,
 	OPT_JSON,
-	OPT_TIMEOUT
+	OPT_TIMEOUT,
+	OPT_AUDIT
 };
 
 static const struct option longopts[] = {
@@ -40,6 +41,7 @@ static const struct option longopts[] = {
 	{ "once",		no_argument,		NULL, OPT_ONCE },
 	{ "json",		no_argument,		NULL, OPT_JSON },
 	{ "timeout",		required_argument,	NULL, OPT_TIMEOUT },
+	{ "audit",		no_argument,		NULL, OPT_AUDIT },
 	{ NULL,			0,			NULL, 0 }
 };
 
@@ -53,7 +55,7 @@ static void	usage(FILE *, int) __attribute__((noreturn));
 static void	once_usage(const char *) __attribute__((noreturn));
 static int	has_arg(int, char **, const char *);
 static struct config *load(const char *);
-static int	run_once(int, char **, int, unsigned int);
+static int	run_once(int, char **, int, int, unsigned int);
 static int	run_daemon(int);
 static void	pidfile_open(void);
 static void	pidfile_write(void);
@@ -73,8 +75,8 @@ usage(FILE *f, int code)
 	fprintf(f,
 	    "usage: fpmprobe [-fv] [-c file] [-p pidfile]\n"
 	    "       fpmprobe -t [-c file]\n"
-	    "       fpmprobe --once [--json] [--timeout duration] [-c file] "
-	    "[pool ...]\n"
+	    "       fpmprobe --once [--json] [--audit] [--timeout duration] "
+	    "[-c file] [pool ...]\n"
 	    "       fpmprobe ctl [-c file] maint|drain pool [reason ...]\n"
 	    "       fpmprobe ctl [-c file] ready pool | show\n"
 	    "       fpmprobe -V | -h\n"
@@ -86,6 +88,8 @@ usage(FILE *f, int code)
 	    "      --once          probe each pool once, print a report, exit\n"
 	    "                      0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
 	    "      --json          with --once: print JSON\n"
+	    "      --audit         with --once: unbounded waits found by the\n"
+	    "                      audit are a WARNING\n"
 	    "      --timeout DUR   with --once: end the whole run within DUR\n"
 	    "  -v, --verbose       also log failed probes, every status sample\n"
 	    "                      and each port opened or closed\n"
@@ -138,7 +142,7 @@ load(const char *path)
 int
 main(int argc, char *argv[])
 {
-	int		 ch, foreground = 0, test = 0, once = 0, json = 0;
+	int		 ch, foreground = 0, test = 0, once = 0, json = 0, audit = 0;
 	unsigned int	 timeout_ms = 0;
 	const char	*why = NULL;
 
@@ -198,6 +202,9 @@ main(int argc, char *argv[])
 				usage(stderr, 1);
 			}
 			break;
+		case OPT_AUDIT:
+			audit = 1;
+			break;
 		default:
 			if (once)
 				once_usage(optopt != 0 && optopt < 256 ?
@@ -214,10 +221,14 @@ main(int argc, char *argv[])
 		log_warnx("fpmprobe: --json and --timeout go with --once");
 		usage(stderr, 1);
 	}
+	if (audit && !once) {
+		log_warnx("fpmprobe: --audit goes with --once");
+		usage(stderr, 1);
+	}
 	if (once && (test || foreground || pidfile != NULL))
 		once_usage("-t, -f and -p do not go with --once");
 	if (once)
-		return run_once(argc, argv, json, timeout_ms);
+		return run_once(argc, argv, json, audit, timeout_ms);
 	if (argc > 0)
 		usage(stderr, 1);
 	if (test) {
@@ -252,7 +263,7 @@ base_new(void)
 
 /* --once: probe the named pools (or all) once and report. */
 static int
-run_once(int argc, char **argv, int json, unsigned int timeout_ms)
+run_once(int argc, char **argv, int json, int audit, unsigned int timeout_ms)
 {
 	struct event_base	*base;
 	struct pool		**pools, *pool;
@@ -265,6 +276,7 @@ run_once(int argc, char **argv, int json, unsigned int timeout_ms)
 		    conffile);
 		return 3;
 	}
+	conf->audit_warning = audit;
 	pools = xcalloc(conf->npools + (size_t)argc + 1, sizeof(*pools));
 	if (argc == 0)
 		TAILQ_FOREACH(pool, &conf->pools, entry)

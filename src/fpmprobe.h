@@ -469,6 +469,27 @@ struct http_conf {
  * at the start of the type's own keep: the capacity audit's schedule
  * and what it last read (db.c).
  */
+/* One finding of the bounded-blocking audit (audit.c). */
+#define AUDIT_SOURCE_MAX	300
+#define AUDIT_LINE_MAX		1024
+#define AUDIT_FINDINGS_MAX	64	/* of a pool, reported */
+#define AUDIT_INI_BYTES_MAX	(512 * 1024)	/* of one php.ini file */
+
+struct audit_finding {
+	int		 warn;		/* a WARNING with --audit, else info */
+	char		 layer[16];	/* "php-fpm", "php", "postgresql" */
+	char		 setting[64];
+	char		 value[64];
+	char		 source[AUDIT_SOURCE_MAX];	/* FILE:LINE, "default" */
+	char		 why[200];
+	char		 safe[200];	/* "" when there is no advice */
+};
+
+struct audit_list {
+	struct audit_finding	*f;
+	size_t			 n;
+};
+
 struct db_keep {
 	unsigned int		 since_audit;	/* successes since the audit */
 	uint64_t		 audit_us;	/* when it last ran */
@@ -476,6 +497,7 @@ struct db_keep {
 	int64_t			 max_connections;	/* -1: not known */
 	int64_t			 connections;	/* in use, -1: not known */
 	uint64_t		 query_us;	/* the last query phase */
+	struct audit_list	 audit;		/* the server's timeouts */
 };
 
 /* PHP-FPM worker states as the status page names them. */
@@ -639,6 +661,7 @@ struct pool {
 	int			 have_status_listen;
 	unsigned int		 stuck_after_ms;
 	unsigned int		 max_children;	/* 0: from the sample */
+	unsigned int		 timeout_server_ms;	/* HAProxy's, 0: not told */
 	struct address_list	 agent_listen;
 	struct timing		 timing;
 	struct check_list	 checks;
@@ -648,6 +671,7 @@ struct pool {
 
 	/* runtime */
 	struct fpm_facts	 fpm;		/* learned by the sampler */
+	struct audit_list	 audit;		/* php-fpm's and php.ini's */
 	struct pool_workers	 workers;
 	struct verdict		 verdict;
 	enum pool_mark		 mark;
@@ -670,6 +694,7 @@ struct config {
 	struct timing		 timing;	/* defaults: */
 	struct pool_list	 pools;
 	size_t			 npools;
+	int			 audit_warning;	/* --once --audit */
 };
 
 /* FastCGI name-value pair for encoding. */
@@ -889,6 +914,34 @@ int	 db_reuse(const struct db_conf *, int);
 int	 db_audit_due(struct db_keep *, uint64_t);
 void	 db_audit_done(struct db_keep *, int64_t, int64_t);
 int	 db_report(struct buf *, struct config *, const struct check *, int);
+
+const struct audit_list *db_audit_list(const struct check *);
+
+/* audit.c */
+void	 audit_add(struct audit_list *, int, const char *, const char *,
+	    const char *, const char *, const char *, const char *);
+void	 audit_clear(struct audit_list *);
+void	 audit_replace(struct audit_list *, struct audit_list *,
+	    const struct pool *);
+void	 audit_line(char *, size_t, const struct audit_finding *);
+void	 audit_fpm(struct audit_list *, const struct fpm_conf_section *, int,
+	    unsigned int, const struct fpm_conf *, const char *,
+	    const char *);
+void	 audit_fpm_learn(struct pool *, const char *,
+	    const struct fpm_conf_section *);
+int	 audit_php_ini_load(const char *, struct fpm_conf *, char *, size_t,
+	    char *, size_t);
+void	 audit_pg_setting(struct audit_list *, const char *, const char *,
+	    const char *, const char *, const char *, int);
+void	 audit_pg_slots(struct audit_list *, const char *, long long,
+	    long long);
+void	 audit_my_setting(struct audit_list *, const char *, const char *,
+	    const char *, const char *, int);
+size_t	 audit_collect(const struct pool *, const struct audit_finding **,
+	    size_t);
+size_t	 audit_warnings(const struct pool *);
+void	 audit_text(struct buf *, struct pool **, size_t);
+void	 audit_json(struct buf *, struct pool **, size_t);
 
 /* check_pgsql.c */
 extern const struct check_ops check_pgsql_ops;

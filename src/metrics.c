@@ -121,7 +121,8 @@ pool_metrics(struct buf *b, struct pool *pool, uint64_t now)
 	const struct pool_workers	*pw = &pool->workers;
 	static const enum pool_state	 states[] = { POOL_UP, POOL_DOWN,
 					    POOL_MAINT, POOL_DRAIN };
-	size_t				 i;
+	const struct audit_finding	*f[AUDIT_FINDINGS_MAX];
+	size_t				 i, n;
 
 	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
 		sample_line(b, "fpmprobe_pool_state", pool, NULL,
@@ -131,6 +132,11 @@ pool_metrics(struct buf *b, struct pool *pool, uint64_t now)
 	    v->weight / 100.0);
 	sample_line(b, "fpmprobe_pool_saturated", pool, NULL, "} %d\n",
 	    v->saturated);
+	n = audit_collect(pool, f, AUDIT_FINDINGS_MAX);
+	for (i = 0; i < n && i < AUDIT_FINDINGS_MAX; i++)
+		sample_line(b, "fpmprobe_audit_finding", pool, NULL,
+		    ",layer=\"%s\",setting=\"%s\",severity=\"%s\"} 1\n",
+		    f[i]->layer, f[i]->setting, f[i]->warn ? "warning" : "info");
 	if (!pw->have)
 		return;
 	sample_line(b, "fpmprobe_pool_workers", pool, NULL,
@@ -202,6 +208,8 @@ metrics_format(struct buf *b, struct config *conf, uint64_t start_time)
 		    "workers the pool can run" },
 		{ "fpmprobe_pool_listen_queue", "gauge",
 		    "connections waiting for a worker" },
+		{ "fpmprobe_audit_finding", "gauge",
+		    "1 for each setting that leaves a wait unbounded (audit)" },
 	}, check_families[] = {
 		{ "fpmprobe_check_up", "gauge",
 		    "1 while the check passes after rise/fall" },

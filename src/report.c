@@ -49,7 +49,8 @@ pool_code(struct config *conf, struct pool *pool)
 	if (v->state == POOL_DOWN)
 		return 2;
 	if (v->state != POOL_UP || v->weight < 100 || v->saturated ||
-	    pool_type_warning(conf, pool))
+	    pool_type_warning(conf, pool) ||
+	    (conf->audit_warning && audit_warnings(pool) > 0))
 		return 1;
 	return 0;
 }
@@ -284,6 +285,7 @@ report_text(struct buf *b, struct config *conf, struct pool **pools,
 		}
 		report_workers_text(b, pool);
 	}
+	audit_text(b, pools, n);
 }
 
 /*
@@ -484,6 +486,7 @@ report_json(struct buf *b, struct config *conf, struct pool **pools,
 		buf_addstr(b, "}");
 	}
 	buf_addstr(b, "]");
+	audit_json(b, pools, n);
 	report_listen_errors_json(b);
 	buf_addstr(b, "}\n");
 }

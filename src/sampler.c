@@ -153,6 +153,7 @@ facts_learn(struct pool *pool, const struct fpm_status *st, uint64_t now)
 	else {
 		facts_read(pool, sec);
 		facts_check(pool, sec);
+		audit_fpm_learn(pool, path, sec);
 	}
 	fpm_conf_free(&conf);
 	if (f->warning[0] != '\0' && strcmp(f->warning, was) != 0)

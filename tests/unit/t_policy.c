@@ -511,6 +511,123 @@ test_marks(void)
 	is_int(pool.verdict.state, POOL_DRAIN, "and stays drained");
 }
 
+/* The bounded-blocking audit's decisions and its one line of text. */
+static void
+test_audit(void)
+{
+	struct audit_list	 l = { NULL, 0 }, fresh = { NULL, 0 };
+	struct fpm_conf		 conf;
+	char			 err[128], line[AUDIT_LINE_MAX];
+	static const char	 pool_conf[] = "[www]\n"
+	    "request_terminate_timeout = 0\n"
+	    "php_admin_value[max_execution_time] = 20\n";
+	static const char	 bounded_conf[] = "[www]\n"
+	    "request_terminate_timeout = 30s\n"
+	    "request_slowlog_timeout = 5s\n";
+
+	audit_pg_setting(&l, "pgsql 127.0.0.1:5432", "statement_timeout", "0",
+	    "ms", "default", 30);
+	is_int((int)l.n, 1, "statement_timeout 0 is a finding");
+	ok(l.n == 1 && l.f[0].warn, "a warning");
+	audit_line(line, sizeof(line), &l.f[0]);
+	is_str(line, "WARNING postgresql statement_timeout = 0 (pgsql "
+	    "127.0.0.1:5432, pg_settings source default): unbounded: a hung "
+	    "query holds its worker for ever; safe: statement_timeout below "
+	    "the pool's request_terminate_timeout (30s), e.g. 15s",
+	    "one line: layer, setting, value, source, why, safe");
+	audit_clear(&l);
+	audit_pg_setting(&l, "pg", "statement_timeout", "5000", "ms", "user",
+	    30);
+	is_int((int)l.n, 0, "5s below a 30s request_terminate_timeout is none");
+	audit_pg_setting(&l, "pg", "statement_timeout", "30000", "ms", "user",
+	    30);
+	ok(l.n == 1 && l.f[0].warn && strstr(l.f[0].why, "longer") != NULL,
+	    "30s against 30s is: php-fpm kills the worker first");
+	ok(l.n == 1 && strcmp(l.f[0].value, "30000ms") == 0,
+	    "the value carries its unit");
+	audit_clear(&l);
+	audit_pg_setting(&l, "pg", "statement_timeout", "60000", "ms", "user",
+	    -1);
+	is_int((int)l.n, 0, "without a known request_terminate_timeout, "
+	    "a set statement_timeout is none");
+	audit_pg_setting(&l, "pg", "lock_timeout", NULL, NULL, NULL, 30);
+	ok(l.n == 1 && !l.f[0].warn && strcmp(l.f[0].value, "unreadable") == 0,
+	    "a setting the role cannot read is said to be unreadable");
+	audit_clear(&l);
+	audit_pg_setting(&l, "pg", "idle_in_transaction_session_timeout",
+	    "0", "ms", "default", 30);
+	ok(l.n == 1 && l.f[0].warn, "idle_in_transaction_session_timeout 0 "
+	    "is a warning");
+	audit_clear(&l);
+
+	audit_my_setting(&l, "mariadb", "my", "wait_timeout", "28800", 30);
+	ok(l.n == 1 && l.f[0].warn, "wait_timeout 28800 is a warning");
+	audit_my_setting(&l, "mariadb", "my", "wait_timeout", "300", 30);
+	is_int((int)l.n, 1, "wait_timeout 300 is none");
+	audit_my_setting(&l, "mariadb", "my", "max_statement_time",
+	    "0.000000", 30);
+	ok(l.n == 2 && l.f[1].warn, "max_statement_time 0 is a warning");
+	audit_my_setting(&l, "mariadb", "my", "max_statement_time",
+	    "5.000000", 30);
+	is_int((int)l.n, 2, "max_statement_time 5 below 30s is none");
+	audit_my_setting(&l, "mysql", "my", "max_execution_time", "40000", 30);
+	ok(l.n == 3 && l.f[2].warn, "MySQL's max_execution_time is in ms: "
+	    "40000 outlives 30s");
+	audit_my_setting(&l, "mysql", "my", "max_execution_time", "20000", 30);
+	is_int((int)l.n, 3, "and 20000 does not");
+	audit_my_setting(&l, "mysql", "my", "max_statement_time", NULL, 30);
+	ok(l.n == 4 && strcmp(l.f[3].value, "unreadable") == 0,
+	    "a variable not reported is said to be unreadable");
+
+	/* The list is replaced whole; the fresh one is left empty. */
+	audit_add(&fresh, 0, "php", "x", "1", "-", "why", NULL);
+	pool.once = 1;
+	audit_replace(&l, &fresh, &pool);
+	pool.once = 0;
+	ok(l.n == 1 && fresh.n == 0 && fresh.f == NULL,
+	    "a new audit replaces the old findings");
+	audit_clear(&l);
+
+	memset(&conf, 0, sizeof(conf));
+	ok(fpm_conf_parse(&conf, "/etc/www.conf", pool_conf,
+	    sizeof(pool_conf) - 1, err, sizeof(err)) == 0, "pool parsed");
+	audit_fpm(&l, fpm_conf_pool(&conf, "www"), 0, 0, NULL, NULL, NULL);
+	ok(l.n >= 1 && l.f[0].warn && strcmp(l.f[0].setting,
+	    "request_terminate_timeout") == 0 && strcmp(l.f[0].source,
+	    "/etc/www.conf:2") == 0, "request_terminate_timeout = 0, with "
+	    "its file and line");
+	ok(l.n == 3 && strcmp(l.f[1].setting, "request_slowlog_timeout") == 0 &&
+	    strcmp(l.f[1].source, "default") == 0 && !l.f[1].warn,
+	    "no request_slowlog_timeout: php-fpm's default, no slow log");
+	ok(l.n == 3 && strcmp(l.f[2].setting,
+	    "php_admin_value[max_execution_time]") == 0 &&
+	    strstr(l.f[2].why, "does not bound a DB wait") != NULL,
+	    "a max_execution_time override does not bound a DB wait");
+	audit_clear(&l);
+	audit_fpm(&l, fpm_conf_pool(&conf, "www"), 0, 0, NULL, "/etc/php.ini",
+	    "/etc/php.ini:3: expected key = value");
+	ok(l.n == 4 && strcmp(l.f[3].setting, "php.ini") == 0 &&
+	    strcmp(l.f[3].value, "unreadable") == 0, "a php.ini that does not "
+	    "parse is a finding of its own");
+	audit_clear(&l);
+	fpm_conf_free(&conf);
+	ok(fpm_conf_parse(&conf, "/etc/www.conf", bounded_conf,
+	    sizeof(bounded_conf) - 1, err, sizeof(err)) == 0, "pool parsed");
+	audit_fpm(&l, fpm_conf_pool(&conf, "www"), 30, 0, NULL, NULL, NULL);
+	is_int((int)l.n, 0, "request_terminate_timeout 30s and a slow log: "
+	    "no finding");
+	audit_fpm(&l, fpm_conf_pool(&conf, "www"), 30, 60000, NULL, NULL,
+	    NULL);
+	is_int((int)l.n, 0, "nor below HAProxy's timeout server 60s");
+	audit_fpm(&l, fpm_conf_pool(&conf, "www"), 30, 30000, NULL, NULL,
+	    NULL);
+	ok(l.n == 1 && l.f[0].warn && strstr(l.f[0].why, "timeout server") !=
+	    NULL && strcmp(l.f[0].source, "/etc/www.conf:2") == 0,
+	    "30s against HAProxy's timeout server 30s is a finding");
+	audit_clear(&l);
+	fpm_conf_free(&conf);
+}
+
 int
 main(void)
 {
@@ -523,6 +640,7 @@ main(void)
 	test_busy_reason();
 	test_once();
 	test_marks();
+	test_audit();
 	fpm_status_free(&pool.workers.status);
 	return tap_done();
 }
