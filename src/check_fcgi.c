@@ -156,7 +156,7 @@ fcgi_start(struct probe *p)
 	struct fcgi_probe	*fp;
 
 	fp = xcalloc(1, sizeof(*fp));
-	fcgi_decoder_init(&fp->dec);
+	fcgi_decoder_init(&fp->dec, FCGI_REQUEST_ID);
 	p->ctx = fp;
 	buf_add(&p->out, req->data, req->len);
 	fcgi_open(p);

@@ -541,7 +541,8 @@ struct fcgi_decoder {
 	uint8_t		 hdr[8];
 	size_t		 hdr_have;
 	int		 type;
-	uint16_t	 request_id;
+	uint16_t	 expect_id;	/* the one request sent */
+	uint16_t	 request_id;	/* of the current record */
 	size_t		 content_left;
 	size_t		 padding_left;
 	uint8_t		 end[8];		/* END_REQUEST body */
@@ -643,7 +644,7 @@ size_t	fcgi_nv_encode(uint8_t *, size_t, const char *, size_t, const char *,
 	    size_t);
 int	fcgi_nv_decode(const uint8_t *, size_t, size_t *, const uint8_t **,
 	    size_t *, const uint8_t **, size_t *);
-void	fcgi_decoder_init(struct fcgi_decoder *);
+void	fcgi_decoder_init(struct fcgi_decoder *, uint16_t);
 enum fcgi_decode_status
 	fcgi_decode(struct fcgi_decoder *, const uint8_t *, size_t, size_t *,
 	    const struct fcgi_sink *, char *, size_t);

@@ -70,6 +70,7 @@ static void	test_decode_stop(void);
 static void	test_protocol_status(void);
 static int	cgi(const char *, struct cgi_response *, char *, size_t);
 static void	test_cgi(void);
+static void	test_cgi_no_stdout(void);
 static void	test_fuzz(void);
 
 static uint64_t	rnd_state = SEED;
@@ -213,7 +214,7 @@ decode_split(const uint8_t *p, size_t len, size_t (*next)(size_t),
 	c.out = &r->out;
 	c.err = &r->err;
 	c.limit = limit;
-	fcgi_decoder_init(&r->d);
+	fcgi_decoder_init(&r->d, REQID);
 	r->status = FCGI_DEC_MORE;
 	while (off < len) {
 		n = next(len - off);
@@ -552,7 +553,7 @@ test_decode_splits(void)
 		struct fcgi_decoder	 d;
 		size_t			 used;
 
-		fcgi_decoder_init(&d);
+		fcgi_decoder_init(&d, REQID);
 		ok(fcgi_decode(&d, b.data, b.len, &used, NULL, NULL, 0) ==
 		    FCGI_DEC_END && used == full, "no sink: all discarded");
 		ok(fcgi_decode(&d, b.data + full, 7, &used, NULL, NULL, 0) ==
@@ -649,7 +650,7 @@ test_decode_garbage(void)
 
 	buf_reset(&b);
 	raw_record(&b, 2, FCGI_STDOUT, REQID, "x", 1, 7);
-	fcgi_decoder_init(&d);
+	fcgi_decoder_init(&d, REQID);
 	ok(fcgi_decode(&d, b.data, b.len, &used, NULL, msg, sizeof(msg)) ==
 	    FCGI_DEC_ERROR && used == 8, "version 2: error after the header");
 	msg[0] = '\0';
@@ -669,13 +670,31 @@ test_decode_garbage(void)
 	decoded_free(&r);
 
 	buf_reset(&b);
-	raw_record(&b, 1, FCGI_STDOUT, 7, "x", 1, 0);
 	end[4] = FCGI_OVERLOADED;
+	raw_record(&b, 1, FCGI_END_REQUEST, REQID, end, 8, 0);
+	decode_split(b.data, b.len, split_whole, &r, 0);
+	ok(r.status == FCGI_DEC_END && r.d.protocol_status == FCGI_OVERLOADED,
+	    "END_REQUEST alone: OVERLOADED read");
+	decoded_free(&r);
+
+	/* One request per connection: any other id is a protocol error. */
+	buf_reset(&b);
+	raw_record(&b, 1, FCGI_STDOUT, 7, "x", 1, 0);
+	end[4] = FCGI_REQUEST_COMPLETE;
 	raw_record(&b, 1, FCGI_END_REQUEST, 7, end, 8, 0);
 	decode_split(b.data, b.len, split_whole, &r, 0);
-	ok(r.status == FCGI_DEC_END && r.d.request_id == 7 &&
-	    r.d.protocol_status == FCGI_OVERLOADED,
-	    "another request id is left to the caller, OVERLOADED read");
+	ok(r.status == FCGI_DEC_ERROR && r.out.len == 0 && r.consumed == 8,
+	    "STDOUT for request id 7: an error, nothing delivered");
+	is_str(r.msg, "record type 6 for request id 7, not 1", "its message");
+	decoded_free(&r);
+
+	buf_reset(&b);
+	raw_record(&b, 1, FCGI_STDOUT, REQID, "x", 1, 0);
+	raw_record(&b, 1, FCGI_END_REQUEST, 2, end, 8, 0);
+	decode_split(b.data, b.len, split_one, &r, 0);
+	ok(r.status == FCGI_DEC_ERROR && !r.d.ended &&
+	    strcmp(r.msg, "record type 3 for request id 2, not 1") == 0,
+	    "END_REQUEST for another request does not end ours (%s)", r.msg);
 	decoded_free(&r);
 	buf_free(&b);
 }
@@ -709,7 +728,7 @@ test_decode_stop(void)
 	c.out = &out;
 	c.err = &err;
 	c.limit = 20;
-	fcgi_decoder_init(&d);
+	fcgi_decoder_init(&d, REQID);
 	ok(fcgi_decode(&d, b.data, b.len, &off, &sink, NULL, 0) ==
 	    FCGI_DEC_STOP, "stopped");
 	c.limit = 0;
@@ -810,6 +829,30 @@ test_cgi(void)
 	    "a lone CR is not a blank line");
 	/* An empty input releases the last copy. */
 	cgi("", &r, err, sizeof(err));
+	test_cgi_no_stdout();
+}
+
+/*
+ * A peer that sends END_REQUEST and no STDOUT at all: the decoder leaves
+ * the output buffer unallocated, and the parser gets (NULL, 0), as
+ * check_fcgi.c hands it over.
+ */
+static void
+test_cgi_no_stdout(void)
+{
+	static const uint8_t	 wire[16] = { 1, 3, 0, 1, 0, 8, 0, 0,
+				    0, 0, 0, 0, 0, 0, 0, 0 };
+	struct cgi_response	 r;
+	struct decoded		 d;
+	char			 err[128] = "";
+
+	decode_split(wire, sizeof(wire), split_whole, &d, 0);
+	ok(d.status == FCGI_DEC_END && d.out.data == NULL && d.out.len == 0,
+	    "END_REQUEST alone: no STDOUT buffer at all");
+	ok(cgi_parse_response((const char *)d.out.data, d.out.len, &r, err,
+	    sizeof(err)) == -1 && strcmp(err, "empty CGI response") == 0,
+	    "(NULL, 0): %s", err);
+	decoded_free(&d);
 }
 
 /*
