@@ -60,7 +60,7 @@ static void	agent_accept_go(int, short, void *);
 static void	agent_read_name(int, short, void *);
 static void	agent_write(int, short, void *);
 static void	agent_linger(int, short, void *);
-static void	agent_answer(struct agent_conn *, struct pool *, const char *);
+static void	agent_answer(struct agent_conn *, struct pool *);
 static void	agent_arm(struct agent_conn *, short, event_callback_fn);
 static void	agent_close(struct agent_conn *);
 static int	agent_listen_one(const struct address *, struct pool *);
@@ -164,7 +164,7 @@ agent_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	ac = xcalloc(1, sizeof(*ac));
 	ac->fd = fd;
 	if (l->serves != NULL) {
-		agent_answer(ac, l->serves, NULL);
+		agent_answer(ac, l->serves);
 		return;
 	}
 	ac->state = AGENT_READ_NAME;
@@ -219,12 +219,10 @@ static void
 agent_read_name(int fd, short ev, void *arg)
 {
 	struct agent_conn	*ac = arg;
-	char			*nl;
 	ssize_t			 n;
 
 	if (ev & EV_TIMEOUT) {
-		ac->line[ac->linelen] = '\0';
-		agent_answer(ac, NULL, ac->line);
+		agent_answer(ac, NULL);
 		return;
 	}
 	for (;;) {
@@ -241,39 +239,54 @@ agent_read_name(int fd, short ev, void *arg)
 			return;
 		}
 		ac->linelen += (size_t)n;
-		ac->line[ac->linelen] = '\0';
-		if ((nl = memchr(ac->line, '\n', ac->linelen)) != NULL)
-			*nl = '\0';
-		if (nl != NULL || n == 0 ||
+		if (memchr(ac->line, '\n', ac->linelen) != NULL || n == 0 ||
 		    ac->linelen == sizeof(ac->line) - 1)
 			break;
 	}
-	ac->line[strcspn(ac->line, "\r")] = '\0';
-	agent_answer(ac, NULL, ac->line);
+	agent_answer(ac, NULL);
 }
 
-/* Look the pool up if needed, format the answer and send it. */
+/*
+ * The pool name an agent-send line carries: its text up to the first
+ * CR, LF or NUL, without the blanks agent-send strings may carry around
+ * it.  Copies what fits of it into out (outlen > 0) and returns its whole
+ * length: a name as long as outlen or longer names no pool.  Pure.
+ */
+size_t
+agent_line_name(const char *line, size_t len, char *out, size_t outlen)
+{
+	size_t	 i, end;
+
+	for (end = 0; end < len && line[end] != '\n' && line[end] != '\r' &&
+	    line[end] != '\0'; end++)
+		;
+	for (i = 0; i < end && (line[i] == ' ' || line[i] == '\t'); i++)
+		;
+	while (end > i && (line[end - 1] == ' ' || line[end - 1] == '\t'))
+		end--;
+	len = end - i;
+	if (outlen > 0) {
+		end = len < outlen - 1 ? len : outlen - 1;
+		memcpy(out, line + i, end);
+		out[end] = '\0';
+	}
+	return len;
+}
+
+/*
+ * Look the pool the line names up (unless the port serves one), format
+ * the answer and send it.
+ */
 static void
-agent_answer(struct agent_conn *ac, struct pool *pool, const char *name)
+agent_answer(struct agent_conn *ac, struct pool *pool)
 {
 	const struct verdict	*v;
-	char			 clean[64];
-	size_t			 len;
+	char			 name[AGENT_LINE_MAX];
 
-	if (pool == NULL) {
-		/* Strip the blanks agent-send strings may carry. */
-		while (*name == ' ' || *name == '\t')
-			name++;
-		len = strlen(name);
-		while (len > 0 && (name[len - 1] == ' ' ||
-		    name[len - 1] == '\t'))
-			len--;
-		if (len < sizeof(clean)) {
-			memcpy(clean, name, len);
-			clean[len] = '\0';
-			pool = config_find_pool(agent_conf, clean);
-		}
-	}
+	name[0] = '\0';
+	if (pool == NULL && agent_line_name(ac->line, ac->linelen, name,
+	    sizeof(name)) < sizeof(name))
+		pool = config_find_pool(agent_conf, name);
 	if (pool != NULL) {
 		v = pool_verdict(pool, now_us());
 		memcpy(ac->reply, v->reply, v->replylen);

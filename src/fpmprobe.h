@@ -728,6 +728,7 @@ int	 agent_start(struct event_base *, struct config *);
 size_t	 agent_reply_format(char *, size_t, enum pool_state, unsigned int,
 	    const char *, enum admin_state);
 size_t	 agent_reply_unknown(char *, size_t, const char *);
+size_t	 agent_line_name(const char *, size_t, char *, size_t);
 void	 agent_stop(void);
 extern uint64_t agent_answers[];	/* by pool_state, then unknown pool */
 
@@ -738,6 +739,8 @@ int	 ctl_main(const char *, int, char **);
 void	 state_load(struct config *);
 int	 state_save(struct config *);
 void	 marks_carry(struct config *, struct config *);
+int	 state_line_parse(char *, enum pool_mark *, char **, char **);
+void	 control_line_split(char *, char **, char **, char **);
 
 /* httpd.c */
 int	 httpd_start(struct event_base *, struct config *);

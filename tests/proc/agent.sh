@@ -14,6 +14,8 @@ fpm_start spare
 
 any=$(free_port)
 own=$(free_port)
+# The longest pool name the configuration accepts.
+long=$(printf 'p%.0s' $(seq 1 64))
 conf=$STACK_DIR/agent.yml
 cat >"$conf" <<YAML
 agent:
@@ -35,6 +37,10 @@ pools:
     fastcgi: $FPM_SPARE_ADDR
     checks:
       - { name: app, type: fastcgi, script: $STACK_WWW/status.php }
+  $long:
+    fastcgi: $FPM_SPARE_ADDR
+    checks:
+      - { name: app, type: fastcgi, script: $STACK_WWW/status.php }
 YAML
 
 # Room for more agent connections than the daemon holds at once (1024).
@@ -43,6 +49,7 @@ fp_daemon_start "$conf" "$own" || bail_out "the daemon did not start"
 is "$(agent_ask "$any" www)" "ready up 100%" "agent-send names the pool"
 is "$(agent_ask "$any" spare)" "ready up 100%" "the other pool"
 is "$(agent_ask "$own")" "ready up 100%" "a pool's own port answers without a name"
+is "$(agent_ask "$any" "$long")" "ready up 100%" "a pool name of 64 characters"
 is "$(agent_ask "$any" nope)" 'down #unknown pool "nope"' "an unknown pool"
 is "$(agent_ask "$any" "$(printf 'x%.0s' $(seq 1 400))" | cut -c1-22)" 'down #unknown pool "xx' \
 	"an over-long line is cut, not trusted"
