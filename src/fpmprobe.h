@@ -44,6 +44,13 @@
 
 /* Caps on what a peer may make us hold. */
 #define FCGI_RESPONSE_MAX	(256 * 1024)	/* STDOUT + STDERR of one probe */
+/*
+ * A status page `?full` takes 380 to 540 bytes per process: it may have
+ * 1 KiB per process the pool can run, up to a hard cap (10,000 processes,
+ * what fpm_status.c reads at most, fit in it).
+ */
+#define FPM_STATUS_PER_WORKER	1024
+#define FPM_STATUS_RESPONSE_MAX	(8 * 1024 * 1024)
 #define FCGI_STDERR_KEEP	512		/* STDERR text kept for a reason */
 #define AGENT_CLIENTS_MAX	1024
 #define AGENT_LINE_MAX		256
@@ -447,6 +454,7 @@ struct pool_workers {
 	int			 progress;	/* 1 yes, 0 no, -1 not known yet */
 	uint64_t		 requests;	/* sum of workers' request counters */
 	uint64_t		 completed;	/* requests since the last sample */
+	int			 sample_failed;	/* the last sample could not be had */
 };
 
 enum pool_state {
@@ -603,6 +611,7 @@ void	 buf_reset(struct buf *);
 void	 buf_free(struct buf *);
 int	 duration_parse(const char *, unsigned int *, const char **);
 int	 address_parse(const char *, struct address *, const char **);
+void	 address_numeric_only(int);
 void	 address_free(struct address *);
 void	 address_list_free(struct address_list *);
 int	 cidr_parse(const char *, struct cidr *);
@@ -674,6 +683,7 @@ int	 fpm_master_title_path(const char *, size_t, char *, size_t);
 
 /* sampler.c */
 void	 sampler_take(struct probe *, struct fpm_status *);
+size_t	 sampler_response_max(const struct pool *);
 int	 pool_is_local(const struct pool *);
 
 /* proc_wait.c */

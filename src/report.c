@@ -138,7 +138,7 @@ pool_code(struct config *conf, struct pool *pool)
 	if (v->state == POOL_DOWN)
 		return 2;
 	if (v->state != POOL_UP || v->weight < 100 || v->saturated ||
-	    pool_capacity_warning(conf, pool))
+	    pool->workers.sample_failed || pool_capacity_warning(conf, pool))
 		return 1;
 	return 0;
 }

@@ -105,4 +105,61 @@ fi
 
 ok "SIGTERM stops the daemon cleanly" fp_daemon_stop
 
+# Hostile or large peers: END_REQUEST with no STDOUT, records for another
+# request id, and the status page of a pool of 1000 processes all stuck
+# (about 480 KiB, more than the 256 KiB any script's answer may take).
+fake_start noout; noout=$FAKE_ADDR
+fake_start otherid; otherid=$FAKE_ADDR
+fake_start bigstatus; big=$FAKE_ADDR
+port2=$(free_port)
+own2=$(free_port)
+http2=$(free_port)
+conf2=$STACK_DIR/hostile.yml
+cat >"$conf2" <<YAML
+agent:
+  listen: [ "127.0.0.1:$port2" ]
+http:
+  listen: [ "127.0.0.1:$http2" ]
+defaults:
+  interval: 500ms
+  timeout: 500ms
+  rise: 1
+  fall: 1
+pools:
+  noout:
+    fastcgi: $noout
+    agent_listen: [ "127.0.0.1:$own2" ]
+    checks: [ { name: app, type: fastcgi, script: /srv/status.php } ]
+  otherid:
+    fastcgi: $otherid
+    checks: [ { name: app, type: fastcgi, script: /srv/status.php } ]
+  big:
+    fastcgi: $big
+    status_path: /fpm-status
+    stuck_after: 10s
+    checks: [ { name: app, type: fastcgi, script: /srv/status.php } ]
+  bigcapped:
+    fastcgi: $big
+    status_path: /fpm-status
+    stuck_after: 10s
+    max_children: 10
+    checks: [ { name: app, type: fastcgi, script: /srv/status.php } ]
+YAML
+fp_daemon_start "$conf2" "$own2" || bail_out "the daemon did not start"
+ok "no STDOUT at all: down, empty CGI response" poll_until 5 sh -c \
+	"'$AGENTC' -s noout 127.0.0.1:$port2 | grep -q '^down #app: protocol error empty CGI response'"
+ok "records for another request id: down, protocol error" poll_until 5 sh -c \
+	"'$AGENTC' -s otherid 127.0.0.1:$port2 | grep -q '^down #app: protocol error record type 6 for request id 7, not 1'"
+ok "1000 of 1000 workers stuck on a 480 KiB status page: down" poll_until 5 sh -c \
+	"'$AGENTC' -s big 127.0.0.1:$port2 | grep -q '^down #1000/1000 workers stuck >10s'"
+ok "a page over what max_children allows: sample_up 0 in /metrics" poll_until 5 sh -c \
+	"curl -s --max-time 2 http://127.0.0.1:$http2/metrics | grep -qx 'fpmprobe_pool_status_sample_up{pool=\"bigcapped\"} 0'"
+like "$(curl -s --max-time 2 "http://127.0.0.1:$http2/metrics")" \
+	'fpmprobe_pool_status_sample_up\{pool="big"\} 1' "and 1 for the pool whose page was read"
+ok "SIGTERM stops the second daemon cleanly" fp_daemon_stop
+once=$("$FPMPROBE" --once -c "$conf2" bigcapped); rc=$?
+is "$rc" 1 "--once: a pool without its status sample is a WARNING"
+like "$once" 'pool bigcapped: up 100% \(no status sample: status: response too large \(over 262144 bytes\)\)' \
+	"and its reason says why"
+
 done_testing
