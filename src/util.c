@@ -41,6 +41,7 @@ static void	listen_errors_drop(const char *);
 
 static struct listen_error	*listen_errs;	/* of every listener set */
 static size_t			 nlisten_errs;
+static int			 address_numeric;	/* no name lookups */
 
 /* Microseconds on CLOCK_MONOTONIC: every deadline is measured on it. */
 uint64_t
@@ -190,6 +191,16 @@ port_parse(const char *s, unsigned int *port)
 }
 
 /*
+ * From now on, take only numeric hosts (address_parse() calls no
+ * resolver): for the fuzzers, which must not send queries.
+ */
+void
+address_numeric_only(int on)
+{
+	address_numeric = on;
+}
+
+/*
  * Parse HOST:PORT, [V6]:PORT, *:PORT or unix:/path.  Host names are
  * resolved here, once, when the configuration is read.
  */
@@ -258,6 +269,8 @@ address_parse(const char *s, struct address *a, const char **err)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
+	if (address_numeric)
+		hints.ai_flags |= AI_NUMERICHOST;
 	if (strcmp(host, "*") == 0) {
 		hints.ai_flags |= AI_PASSIVE;
 		hints.ai_family = AF_INET;
