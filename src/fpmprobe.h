@@ -52,10 +52,19 @@
 #define FPM_STATUS_PER_WORKER	1024
 #define FPM_STATUS_RESPONSE_MAX	(8 * 1024 * 1024)
 #define FCGI_STDERR_KEEP	512		/* STDERR text kept for a reason */
-#define AGENT_CLIENTS_MAX	1024
+#define AGENT_CLIENTS_MAX	1024	/* less what RLIMIT_NOFILE lacks */
+#define AGENT_SOURCE_MAX	64	/* open from one address, or /64 */
+#define AGENT_PARKED_MAX	1024	/* over a source's share, held */
+#define AGENT_PARK_MS		5000	/* before they are closed */
+#define AGENT_FDS_RESERVED	192	/* for the rest of the daemon */
 #define AGENT_LINE_MAX		256
-#define AGENT_READ_TIMEOUT_MS	1000		/* wait for an agent-send line */
+/*
+ * HAProxy sends its agent-send line with the connection: a peer still
+ * silent after this long holds a slot the load balancers need.
+ */
+#define AGENT_READ_TIMEOUT_MS	200
 #define AGENT_LINGER_MS		500		/* drain after the answer */
+#define LOG_REPEAT_S		10		/* a repeated warning, at most */
 #define AGENT_ACCEPT_PAUSE_MS	100		/* after EMFILE/ENFILE */
 #define AGENT_ACCEPT_BURST	64		/* accepts before a yield */
 

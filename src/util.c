@@ -810,16 +810,26 @@ listener_accept_error(struct evconnlistener *lev, void *arg)
 void
 listener_pause(struct listener *l)
 {
-	struct timeval	 tv = { 0, AGENT_ACCEPT_PAUSE_MS * 1000 };
-	int		 err = EVUTIL_SOCKET_ERROR();
+	static uint64_t		 logged_us;
+	static unsigned long	 pauses;	/* since then */
+	struct timeval		 tv = { 0, AGENT_ACCEPT_PAUSE_MS * 1000 };
+	int			 err = EVUTIL_SOCKET_ERROR();
+	uint64_t		 now = now_us();
 
 	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
 		log_warnx("%s: accept on %s: %s", l->set->who, l->text,
 		    strerror(err));
 		return;
 	}
-	log_warnx("%s: accept on %s: %s; pausing", l->set->who, l->text,
-	    strerror(err));
+	/* Out of descriptors, a pause every 100 ms: say it once in a while. */
+	pauses++;
+	if (logged_us == 0 || now - logged_us >= LOG_REPEAT_S * 1000000ULL) {
+		log_warnx("%s: accept on %s: %s; pausing (%lu pauses in %d s at "
+		    "most)", l->set->who, l->text, strerror(err), pauses,
+		    LOG_REPEAT_S);
+		logged_us = now;
+		pauses = 0;
+	}
 	evconnlistener_disable(l->lev);
 	if (l->resume == NULL &&
 	    (l->resume = evtimer_new(l->set->base, listener_resume, l)) == NULL)

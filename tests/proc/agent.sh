@@ -99,8 +99,20 @@ if [ -n "${wide_fds:-}" ]; then
 	diag "1100 silent pollers: $stats"
 	like "$stats" '^n=1100 errors=0 ' "1100 silent pollers at once: every one answered"
 	like "$(agent_ask "$any" spare)" '^ready up 100%' "and the port answers at once after them"
+	# One host holding 1100 connections that send one byte each: it gets
+	# its share of the slots, the pollers from other addresses theirs.
+	"$AGENTC" -H 1100 -d 8 "127.0.0.1:$any" >"$STACK_DIR/holder.out" &
+	holder=$!
+	poll_until 2 false
+	stats=$("$AGENTC" -a -n 300 -c 8 -r 50 -t 2000 -s spare "127.0.0.1:$any")
+	diag "pollers beside 1100 slow connections from one host: $stats"
+	like "$stats" '^n=300 errors=0 ' "beside one host's 1100 slow connections, every poll answered within 2 s"
+	wait "$holder"
+	diag "the slow host: $(cat "$STACK_DIR/holder.out")"
+	like "$(cat "$STACK_DIR/fpmprobe.log")" 'agent: 127\.0\.0\.1 holds 64 connections, the most one source may' \
+		"the log names the host over its share"
 else
-	skip "cannot raise the descriptor limit to 4096" 2
+	skip "cannot raise the descriptor limit to 4096" 4
 fi
 
 ok "SIGTERM stops the daemon cleanly" fp_daemon_stop
@@ -145,7 +157,15 @@ pools:
     max_children: 10
     checks: [ { name: app, type: fastcgi, script: /srv/status.php } ]
 YAML
+# Started as systemd starts a service without LimitNOFILE=: soft 256 here.
+FPMPROBE_REAL=$FPMPROBE
+FPMPROBE=$STACK_DIR/fpmprobe-soft-limit
+printf '#!/bin/sh\nulimit -Sn 256 && exec "%s" "$@"\n' "$FPMPROBE_REAL" >"$FPMPROBE"
+chmod 755 "$FPMPROBE"
 fp_daemon_start "$conf2" "$own2" || bail_out "the daemon did not start"
+FPMPROBE=$FPMPROBE_REAL
+is "$(awk '/^Max open files/ { print ($4 == $5) ? "raised" : $4 "/" $5 }' "/proc/$FP_PID/limits")" \
+	raised "the soft descriptor limit is raised to the hard one at start"
 ok "no STDOUT at all: down, empty CGI response" poll_until 5 sh -c \
 	"'$AGENTC' -s noout 127.0.0.1:$port2 | grep -q '^down #app: protocol error empty CGI response'"
 ok "records for another request id: down, protocol error" poll_until 5 sh -c \
