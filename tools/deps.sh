@@ -20,6 +20,8 @@ PACKAGES=(
 	systemd
 	# checks
 	shellcheck valgrind
+	# the sanitizer pass and the fuzzers (make fuzz): clang, libFuzzer
+	clang libclang-rt-14-dev
 )
 
 # Print the packages that are not installed.
