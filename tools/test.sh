@@ -82,7 +82,7 @@ harden_passes() {
 		echo "sanitizers: $p passed, $f failed, $s skipped"
 		(cd "$san" && find . -name '*.trs' -exec grep -lE '^:test-result: (FAIL|XPASS|ERROR)' {} + 2>/dev/null) |
 			sort | while IFS= read -r trs; do
-				step "failed under the sanitizers: ${trs%.trs}.log (last 60 lines)"
+				printf '\n==> failed under the sanitizers: %s (last 60 lines)\n' "${trs%.trs}.log"
 				tail -n 60 "$san/${trs%.trs}.log"
 			done
 		passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
@@ -98,7 +98,8 @@ harden_passes() {
 		else
 			echo "sanitizers: no report from any program"
 			passed=$((passed + 1))
-			rm -rf "$san" "$logs"
+			# Kept, with its logs, when a test failed.
+			[ "$f" -eq 0 ] && rm -rf "$san" "$logs"
 		fi
 	fi
 
