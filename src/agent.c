@@ -9,14 +9,22 @@
  *
  * Under a flood of connections, accepting yields to the event loop every
  * AGENT_ACCEPT_BURST connections, so that the ones already answered get
- * their peer's close read and are released; at AGENT_CLIENTS_MAX open
- * connections, accepting stops until one closes, and new peers wait in
- * the kernel's backlog rather than being turned away.
+ * their peer's close read and are released; at the cap of open
+ * connections (AGENT_CLIENTS_MAX, less what the descriptor limit does not
+ * leave for them), accepting stops until one closes, and new peers wait
+ * in the kernel's backlog rather than being turned away.  One source (an
+ * IPv4 address, an IPv6 /64) may hold a share of that cap at most, so
+ * that a host that opens connections and sends nothing cannot take the
+ * load balancers' slots.  Its connections past that are parked: held
+ * unread, with no event, and closed unanswered AGENT_PARK_MS later (at
+ * once when the parking is full), so that a client that reconnects as
+ * soon as it is closed cannot make the daemon spend its time accepting.
  */
 
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,12 +39,22 @@
 
 #include "fpmprobe.h"
 
+#define AGENT_SOURCE_BUCKETS	256
+
+/* The connections open from one source: an IPv4 address, an IPv6 /64. */
+struct agent_source {
+	struct agent_source	*next;		/* in its hash bucket */
+	uint8_t			 key[9];	/* family, then the address */
+	unsigned int		 n;
+};
+
 /*
  * One agent connection.  It holds no pointer to its listener or into the
  * configuration, so that a reload may close or change either under it.
  */
 struct agent_conn {
 	int			 fd;
+	struct agent_source	*src;		/* NULL: a unix socket peer */
 	struct event		*ev;
 	char			 line[AGENT_LINE_MAX];
 	size_t			 linelen;
@@ -44,6 +62,7 @@ struct agent_conn {
 	size_t			 replylen;
 	size_t			 sent;
 	uint64_t		 deadline_us;	/* of the current phase */
+	int			 silent;	/* sent no line in time */
 };
 
 static void	agent_accept(struct evconnlistener *, evutil_socket_t,
@@ -53,10 +72,15 @@ static void	agent_accept_go(int, short, void *);
 static void	agent_read_name(int, short, void *);
 static void	agent_write(int, short, void *);
 static void	agent_linger(int, short, void *);
-static void	agent_answer(struct agent_conn *, struct pool *, const char *);
+static void	agent_answer(struct agent_conn *, struct pool *);
 static void	agent_arm(struct agent_conn *, short, event_callback_fn);
 static void	agent_close(struct agent_conn *);
 static int	agent_listen_one(const struct address *, struct pool *);
+static void	agent_caps(const struct config *);
+static int	source_take(const struct sockaddr *, struct agent_source **);
+static void	source_put(struct agent_source *);
+static void	agent_park(int);
+static void	agent_unpark(int, short, void *);
 
 static struct event_base	*agent_base;
 static struct config		*agent_conf;
@@ -67,6 +91,18 @@ static struct listener_set	 listeners = {
 	.accept = agent_accept
 };
 static size_t			 nclients;
+static size_t			 clients_max = AGENT_CLIENTS_MAX;
+static unsigned int		 source_max = AGENT_SOURCE_MAX;
+static struct agent_source	*sources[AGENT_SOURCE_BUCKETS];
+/* Parked connections, oldest first: a ring of fds and when they close. */
+static struct parked {
+	int		 fd;
+	uint64_t	 until_us;
+}				*parked;
+static size_t			 parked_max, parked_head, parked_n;
+static struct event		*park_timer;
+static uint64_t			 refused_logged_us;
+static unsigned long		 refused;	/* since then */
 static unsigned int		 accept_burst;
 static int			 accept_held;
 static struct event		*accept_yield;
@@ -107,6 +143,7 @@ agent_start(struct event_base *base, struct config *conf)
 
 	agent_base = base;
 	agent_conf = conf;
+	agent_caps(conf);
 	if (conf->npools == 1)
 		only = TAILQ_FIRST(&conf->pools);
 	listeners_begin(&listeners, base);
@@ -125,6 +162,171 @@ agent_start(struct event_base *base, struct config *conf)
 	return rv;
 }
 
+/*
+ * Size the caps on open connections from the descriptors the daemon may
+ * have: room for every check's probe and kept connection, the status
+ * endpoint's clients, the listeners and the logs first.
+ */
+static void
+agent_caps(const struct config *conf)
+{
+	const struct pool	*pool;
+	const struct check	*c;
+	struct rlimit		 rl;
+	size_t			 reserved = AGENT_FDS_RESERVED;
+	size_t			 was = clients_max;
+
+	TAILQ_FOREACH(pool, &conf->pools, entry)
+		TAILQ_FOREACH(c, &pool->checks, entry)
+			reserved += 2;
+	clients_max = AGENT_CLIENTS_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		rl.rlim_cur = RLIM_INFINITY;
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < reserved + AGENT_CLIENTS_MAX)
+		clients_max = rl.rlim_cur > reserved + 16 ?
+		    (size_t)rl.rlim_cur - reserved : 16;
+	source_max = clients_max / 4 < AGENT_SOURCE_MAX ?
+	    (unsigned int)(clients_max / 4) : AGENT_SOURCE_MAX;
+	if (source_max < 4)
+		source_max = 4;
+	/* Parking takes what descriptors are left, if any. */
+	if (parked == NULL) {
+		parked_max = AGENT_PARKED_MAX;
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <
+		    reserved + clients_max + AGENT_PARKED_MAX)
+			parked_max = rl.rlim_cur > reserved + clients_max ?
+			    (size_t)rl.rlim_cur - reserved - clients_max : 0;
+		parked = xcalloc(parked_max + 1, sizeof(*parked));
+	}
+	if (clients_max < AGENT_CLIENTS_MAX && clients_max != was)
+		log_warnx("agent: %zu connections at most, %u from one source: "
+		    "the descriptor limit is %llu (LimitNOFILE=, ulimit -n)",
+		    clients_max, source_max, (unsigned long long)rl.rlim_cur);
+}
+
+/*
+ * Hold a connection over its source's share, unread and with no event of
+ * its own, for AGENT_PARK_MS; close it at once when the parking is full.
+ */
+static void
+agent_park(int fd)
+{
+	struct timeval	 tv = { AGENT_PARK_MS / 1000,
+			    (AGENT_PARK_MS % 1000) * 1000 };
+	struct parked	*p;
+
+	if (parked_n >= parked_max) {
+		close(fd);
+		return;
+	}
+	p = &parked[(parked_head + parked_n++) % parked_max];
+	p->fd = fd;
+	p->until_us = now_us() + AGENT_PARK_MS * 1000;
+	if (park_timer == NULL &&
+	    (park_timer = evtimer_new(agent_base, agent_unpark, NULL)) == NULL)
+		fatalx("evtimer_new");
+	if (!evtimer_pending(park_timer, NULL))
+		evtimer_add(park_timer, &tv);
+}
+
+/* Close the parked connections whose time is up (all: ev is 0). */
+static void
+agent_unpark(int fd, short ev, void *arg)
+{
+	struct timeval	 tv = { 0, 0 };
+	uint64_t	 now = now_us(), left;
+	struct parked	*p;
+
+	while (parked_n > 0) {
+		p = &parked[parked_head];
+		if (ev != 0 && p->until_us > now)
+			break;
+		close(p->fd);
+		parked_head = (parked_head + 1) % parked_max;
+		parked_n--;
+	}
+	if (parked_n == 0 || ev == 0)
+		return;
+	left = parked[parked_head].until_us - now;
+	tv.tv_sec = (time_t)(left / 1000000);
+	tv.tv_usec = (suseconds_t)(left % 1000000);
+	evtimer_add(park_timer, &tv);
+}
+
+/* A source's hash bucket. */
+static struct agent_source **
+source_bucket(const uint8_t *key)
+{
+	uint32_t	 h = 2166136261u;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(((struct agent_source *)0)->key); i++)
+		h = (h ^ key[i]) * 16777619u;
+	return &sources[h % AGENT_SOURCE_BUCKETS];
+}
+
+/*
+ * Count a new connection against its source: an IPv4 address (mapped
+ * ones included) or an IPv6 /64, which one host has whole.  -1 when the
+ * source already holds source_max; *srcp is NULL for a unix peer, which
+ * is not counted.
+ */
+static int
+source_take(const struct sockaddr *sa, struct agent_source **srcp)
+{
+	static const uint8_t	 mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const uint8_t		*a6;
+	struct agent_source	**b, *s;
+	uint8_t			 key[9];
+
+	*srcp = NULL;
+	memset(key, 0, sizeof(key));
+	if (sa->sa_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		a6 = (const uint8_t *)
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		key[0] = 6;
+		if (memcmp(a6, mapped, sizeof(mapped)) == 0) {
+			key[0] = 4;
+			memcpy(key + 1, a6 + 12, 4);
+		} else
+			memcpy(key + 1, a6, 8);
+	} else
+		return 0;
+	b = source_bucket(key);
+	for (s = *b; s != NULL; s = s->next)
+		if (memcmp(s->key, key, sizeof(key)) == 0)
+			break;
+	if (s == NULL) {
+		s = xcalloc(1, sizeof(*s));
+		memcpy(s->key, key, sizeof(key));
+		s->next = *b;
+		*b = s;
+	}
+	if (s->n >= source_max)
+		return -1;
+	s->n++;
+	*srcp = s;
+	return 0;
+}
+
+/* A connection of a source closed; forget a source with none left. */
+static void
+source_put(struct agent_source *src)
+{
+	struct agent_source	**b;
+
+	if (src == NULL || --src->n > 0)
+		return;
+	for (b = source_bucket(src->key); *b != src; b = &(*b)->next)
+		;
+	*b = src->next;
+	free(src);
+}
+
 /* Close every listener. */
 void
 agent_stop(void)
@@ -134,6 +336,13 @@ agent_stop(void)
 		event_free(accept_yield);
 	accept_yield = NULL;
 	accept_held = 0;
+	agent_unpark(-1, 0, NULL);
+	if (park_timer != NULL)
+		event_free(park_timer);
+	park_timer = NULL;
+	free(parked);
+	parked = NULL;
+	parked_n = parked_head = 0;
 }
 
 /* A new agent connection: check it, then answer or wait for a name. */
@@ -143,21 +352,47 @@ agent_accept(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct listener		*l = arg;
 	struct agent_conn	*ac;
+	struct agent_source	*src;
+	char			 who[INET6_ADDRSTRLEN];
+	uint64_t		 now;
 
 	/* Accepted sockets are already non-blocking (libevent's accept4). */
-	if (nclients >= AGENT_CLIENTS_MAX ||
+	if (nclients >= clients_max ||
 	    !cidr_match(agent_conf->allow, agent_conf->nallow, sa)) {
 		close(fd);
 		return;
 	}
+	if (source_take(sa, &src) == -1) {
+		agent_park(fd);
+		refused++;
+		now = now_us();
+		if (now - refused_logged_us >= LOG_REPEAT_S * 1000000ULL) {
+			if (evutil_inet_ntop(sa->sa_family, sa->sa_family ==
+			    AF_INET ? (const void *)
+			    &((const struct sockaddr_in *)sa)->sin_addr :
+			    (const void *)
+			    &((const struct sockaddr_in6 *)sa)->sin6_addr,
+			    who, sizeof(who)) == NULL)
+				strlcpy_safe(who, "?", sizeof(who));
+			log_warnx("agent: %s holds %u connections, the most "
+			    "one source may: %lu more closed unanswered (in %d "
+			    "s at most)", who, source_max, refused,
+			    LOG_REPEAT_S);
+			refused_logged_us = now;
+			refused = 0;
+		}
+		if (++accept_burst >= AGENT_ACCEPT_BURST)
+			agent_accept_hold();
+		return;
+	}
 	nclients++;
-	if (nclients >= AGENT_CLIENTS_MAX || ++accept_burst >=
-	    AGENT_ACCEPT_BURST)
+	if (nclients >= clients_max || ++accept_burst >= AGENT_ACCEPT_BURST)
 		agent_accept_hold();
 	ac = xcalloc(1, sizeof(*ac));
 	ac->fd = fd;
+	ac->src = src;
 	if (l->serves != NULL) {
-		agent_answer(ac, l->serves, NULL);
+		agent_answer(ac, l->serves);
 		return;
 	}
 	ac->deadline_us = now_us() + AGENT_READ_TIMEOUT_MS * 1000;
@@ -166,7 +401,7 @@ agent_accept(struct evconnlistener *lev, evutil_socket_t fd,
 
 /*
  * Stop accepting for now: until the next turn of the event loop, or
- * while AGENT_CLIENTS_MAX connections are open.  A listener paused
+ * while the cap of connections is open.  A listener paused
  * after EMFILE keeps its own timer.
  */
 static void
@@ -178,7 +413,7 @@ agent_accept_hold(void)
 	for (i = 0; i < listeners.n; i++)
 		evconnlistener_disable(listeners.l[i]->lev);
 	accept_held = 1;
-	if (nclients >= AGENT_CLIENTS_MAX)
+	if (nclients >= clients_max)
 		return;
 	if (accept_yield == NULL &&
 	    (accept_yield = evtimer_new(agent_base, agent_accept_go,
@@ -197,7 +432,7 @@ agent_accept_go(int fd, short ev, void *arg)
 	size_t	 i;
 
 	accept_burst = 0;
-	if (nclients >= AGENT_CLIENTS_MAX)
+	if (nclients >= clients_max)
 		return;
 	accept_held = 0;
 	for (i = 0; i < listeners.n; i++)
@@ -211,12 +446,11 @@ static void
 agent_read_name(int fd, short ev, void *arg)
 {
 	struct agent_conn	*ac = arg;
-	char			*nl;
 	ssize_t			 n;
 
 	if (ev & EV_TIMEOUT) {
-		ac->line[ac->linelen] = '\0';
-		agent_answer(ac, NULL, ac->line);
+		ac->silent = 1;
+		agent_answer(ac, NULL);
 		return;
 	}
 	for (;;) {
@@ -233,39 +467,54 @@ agent_read_name(int fd, short ev, void *arg)
 			return;
 		}
 		ac->linelen += (size_t)n;
-		ac->line[ac->linelen] = '\0';
-		if ((nl = memchr(ac->line, '\n', ac->linelen)) != NULL)
-			*nl = '\0';
-		if (nl != NULL || n == 0 ||
+		if (memchr(ac->line, '\n', ac->linelen) != NULL || n == 0 ||
 		    ac->linelen == sizeof(ac->line) - 1)
 			break;
 	}
-	ac->line[strcspn(ac->line, "\r")] = '\0';
-	agent_answer(ac, NULL, ac->line);
+	agent_answer(ac, NULL);
 }
 
-/* Look the pool up if needed, format the answer and send it. */
+/*
+ * The pool name an agent-send line carries: its text up to the first
+ * CR, LF or NUL, without the blanks agent-send strings may carry around
+ * it.  Copies what fits of it into out (outlen > 0) and returns its whole
+ * length: a name as long as outlen or longer names no pool.  Pure.
+ */
+size_t
+agent_line_name(const char *line, size_t len, char *out, size_t outlen)
+{
+	size_t	 i, end;
+
+	for (end = 0; end < len && line[end] != '\n' && line[end] != '\r' &&
+	    line[end] != '\0'; end++)
+		;
+	for (i = 0; i < end && (line[i] == ' ' || line[i] == '\t'); i++)
+		;
+	while (end > i && (line[end - 1] == ' ' || line[end - 1] == '\t'))
+		end--;
+	len = end - i;
+	if (outlen > 0) {
+		end = len < outlen - 1 ? len : outlen - 1;
+		memcpy(out, line + i, end);
+		out[end] = '\0';
+	}
+	return len;
+}
+
+/*
+ * Look the pool the line names up (unless the port serves one), format
+ * the answer and send it.
+ */
 static void
-agent_answer(struct agent_conn *ac, struct pool *pool, const char *name)
+agent_answer(struct agent_conn *ac, struct pool *pool)
 {
 	const struct verdict	*v;
-	char			 clean[64];
-	size_t			 len;
+	char			 name[AGENT_LINE_MAX];
 
-	if (pool == NULL) {
-		/* Strip the blanks agent-send strings may carry. */
-		while (*name == ' ' || *name == '\t')
-			name++;
-		len = strlen(name);
-		while (len > 0 && (name[len - 1] == ' ' ||
-		    name[len - 1] == '\t'))
-			len--;
-		if (len < sizeof(clean)) {
-			memcpy(clean, name, len);
-			clean[len] = '\0';
-			pool = config_find_pool(agent_conf, clean);
-		}
-	}
+	name[0] = '\0';
+	if (pool == NULL && agent_line_name(ac->line, ac->linelen, name,
+	    sizeof(name)) < sizeof(name))
+		pool = config_find_pool(agent_conf, name);
 	if (pool != NULL) {
 		v = pool_verdict(pool, now_us());
 		memcpy(ac->reply, v->reply, v->replylen);
@@ -277,7 +526,8 @@ agent_answer(struct agent_conn *ac, struct pool *pool, const char *name)
 		    name);
 		agent_answers[POOL_DRAIN + 1]++;
 	}
-	ac->deadline_us = now_us() + AGENT_LINGER_MS * 1000;
+	/* A peer silent so far gets its answer and no time to linger. */
+	ac->deadline_us = now_us() + (ac->silent ? 0 : AGENT_LINGER_MS * 1000);
 	agent_write(ac->fd, EV_WRITE, ac);
 }
 
@@ -354,9 +604,10 @@ agent_close(struct agent_conn *ac)
 	if (ac->ev != NULL)
 		event_free(ac->ev);
 	close(ac->fd);
+	source_put(ac->src);
 	free(ac);
 	nclients--;
-	if (accept_held && nclients < AGENT_CLIENTS_MAX &&
+	if (accept_held && nclients < clients_max &&
 	    (accept_yield == NULL || !evtimer_pending(accept_yield, NULL)))
 		agent_accept_go(-1, 0, NULL);
 }

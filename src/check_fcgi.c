@@ -31,6 +31,7 @@ struct fcgi_probe {
 	struct buf		 out;		/* STDOUT */
 	struct buf		 err;		/* STDERR, first bytes only */
 	size_t			 total;		/* STDOUT + STDERR bytes */
+	size_t			 cap;		/* what total may reach */
 };
 
 static void	fcgi_start(struct probe *);
@@ -226,7 +227,10 @@ fcgi_start(struct probe *p)
 	struct fcgi_probe	*fp;
 
 	fp = xcalloc(1, sizeof(*fp));
-	fcgi_decoder_init(&fp->dec);
+	fcgi_decoder_init(&fp->dec, FCGI_REQUEST_ID);
+	/* A large pool's status page is larger than any script's answer. */
+	fp->cap = p->check == p->check->pool->sampler ?
+	    sampler_response_max(p->check->pool) : FCGI_RESPONSE_MAX;
 	p->ctx = fp;
 	buf_add(&p->out, req->data, req->len);
 	fcgi_open(p);
@@ -369,7 +373,7 @@ fcgi_sink_out(void *arg, const uint8_t *data, size_t len)
 {
 	struct fcgi_probe	*fp = arg;
 
-	if (len > FCGI_RESPONSE_MAX - fp->total)
+	if (len > fp->cap - fp->total)
 		return -1;
 	fp->total += len;
 	buf_add(&fp->out, data, len);
@@ -382,7 +386,7 @@ fcgi_sink_err(void *arg, const uint8_t *data, size_t len)
 {
 	struct fcgi_probe	*fp = arg;
 
-	if (len > FCGI_RESPONSE_MAX - fp->total)
+	if (len > fp->cap - fp->total)
 		return -1;
 	fp->total += len;
 	if (fp->err.len < FCGI_STDERR_KEEP)
@@ -440,8 +444,8 @@ fcgi_read(int fd, short ev, void *arg)
 			fcgi_finish(p);
 			return;
 		case FCGI_DEC_STOP:
-			probe_fail(p, PR_TOO_BIG, "(over %d bytes)",
-			    FCGI_RESPONSE_MAX);
+			probe_fail(p, PR_TOO_BIG, "(over %zu bytes)",
+			    fp->cap);
 			return;
 		case FCGI_DEC_ERROR:
 			probe_fail(p, PR_PROTOCOL, "%s", err);

@@ -98,6 +98,52 @@ mark_set(struct pool *pool, enum pool_mark mark, const char *reason)
 }
 
 /*
+ * Split one line of the state file, "MARK<tab>POOL<tab>REASON" and its
+ * newline, in place.  Returns 0; -1 when it is not of that shape, -2 for
+ * a mark other than maint or drain (line then holds the mark).  Pure.
+ */
+int
+state_line_parse(char *line, enum pool_mark *mark, char **name, char **reason)
+{
+	char	*nl;
+
+	if ((nl = strchr(line, '\n')) != NULL)
+		*nl = '\0';
+	*name = strchr(line, '\t');
+	*reason = *name != NULL ? strchr(*name + 1, '\t') : NULL;
+	if (*reason == NULL)
+		return -1;
+	*(*name)++ = '\0';
+	*(*reason)++ = '\0';
+	if (strcmp(line, "maint") == 0)
+		*mark = MARK_MAINT;
+	else if (strcmp(line, "drain") == 0)
+		*mark = MARK_DRAIN;
+	else
+		return -2;
+	return 0;
+}
+
+/*
+ * Split a control request line, in place, into its verb, its pool name
+ * and the reason: blanks separate the first two, the reason is the rest
+ * of the line less its leading blanks.  Absent parts are "".  Pure.
+ */
+void
+control_line_split(char *line, char **verb, char **name, char **reason)
+{
+	*verb = line + strspn(line, " \t");
+	*name = *verb + strcspn(*verb, " \t");
+	if (**name != '\0')
+		*(*name)++ = '\0';
+	*name += strspn(*name, " \t");
+	*reason = *name + strcspn(*name, " \t");
+	if (**reason != '\0')
+		*(*reason)++ = '\0';
+	*reason += strspn(*reason, " \t");
+}
+
+/*
  * Read the marks saved in state_dir and apply those of pools that are
  * configured.  A missing file is no mark; a bad line is logged and
  * skipped.
@@ -105,7 +151,7 @@ mark_set(struct pool *pool, enum pool_mark mark, const char *reason)
 void
 state_load(struct config *conf)
 {
-	char		*path, line[CONTROL_LINE_MAX], *name, *reason, *nl;
+	char		*path, line[CONTROL_LINE_MAX], *name, *reason;
 	struct pool	*pool;
 	enum pool_mark	 mark;
 	FILE		*f;
@@ -122,22 +168,12 @@ state_load(struct config *conf)
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		n++;
-		if ((nl = strchr(line, '\n')) != NULL)
-			*nl = '\0';
-		name = strchr(line, '\t');
-		reason = name != NULL ? strchr(name + 1, '\t') : NULL;
-		if (reason == NULL) {
+		switch (state_line_parse(line, &mark, &name, &reason)) {
+		case -1:
 			log_warnx("%s:%d: expected MARK<tab>POOL<tab>REASON",
 			    path, n);
 			continue;
-		}
-		*name++ = '\0';
-		*reason++ = '\0';
-		if (strcmp(line, "maint") == 0)
-			mark = MARK_MAINT;
-		else if (strcmp(line, "drain") == 0)
-			mark = MARK_DRAIN;
-		else {
+		case -2:
 			log_warnx("%s:%d: unknown mark \"%.20s\"", path, n,
 			    line);
 			continue;
@@ -367,15 +403,7 @@ control_request(struct buf *answer, char *line)
 	char		*verb, *name, *reason;
 	size_t		 i, n;
 
-	verb = line + strspn(line, " \t");
-	name = verb + strcspn(verb, " \t");
-	if (*name != '\0')
-		*name++ = '\0';
-	name += strspn(name, " \t");
-	reason = name + strcspn(name, " \t");
-	if (*reason != '\0')
-		*reason++ = '\0';
-	reason += strspn(reason, " \t");
+	control_line_split(line, &verb, &name, &reason);
 
 	if (strcmp(verb, "show") == 0) {
 		TAILQ_FOREACH(pool, &control_conf->pools, entry) {

@@ -6,12 +6,12 @@
  * Records we send are split at FCGI_MAX_LENGTH bytes of content and padded
  * to a multiple of 8 bytes, as the specification recommends.
  *
- * The decoder accepts STDOUT, STDERR and END_REQUEST on a request id other
- * than 0; any other type there (GET_VALUES_RESULT and UNKNOWN_TYPE
- * included) is an error.  Records on request id 0 are management records:
- * their content is skipped whatever their type.  The id of the last record
- * header read is kept in d->request_id; whether an id other than the one
- * sent is an error is the caller's decision.
+ * The decoder accepts STDOUT, STDERR and END_REQUEST on the request id it
+ * was started with; any other type there (GET_VALUES_RESULT and
+ * UNKNOWN_TYPE included) is an error, and so is a record for any other
+ * request id but 0: we send one request per connection, so such a record
+ * can only come from a confused or hostile peer.  Records on request id 0
+ * are management records: their content is skipped whatever their type.
  */
 
 #include "config.h"
@@ -190,11 +190,12 @@ fcgi_nv_encode(uint8_t *out, size_t outlen, const char *name, size_t namelen,
 	return need;
 }
 
-/* Start a decoder before the first byte of a response. */
+/* Start a decoder before the first byte of the response to request id. */
 void
-fcgi_decoder_init(struct fcgi_decoder *d)
+fcgi_decoder_init(struct fcgi_decoder *d, uint16_t id)
 {
 	memset(d, 0, sizeof(*d));
+	d->expect_id = id;
 }
 
 /*
@@ -214,6 +215,11 @@ record_begin(struct fcgi_decoder *d, char *err, size_t errlen)
 	clen = (size_t)h->contentLengthB1 << 8 | h->contentLengthB0;
 	if (h->version != FCGI_VERSION_1) {
 		seterr(err, errlen, "bad FastCGI version %u", h->version);
+		return -1;
+	}
+	if (reqid != FCGI_NULL_REQUEST_ID && reqid != d->expect_id) {
+		seterr(err, errlen, "record type %u for request id %u, not %u",
+		    h->type, reqid, d->expect_id);
 		return -1;
 	}
 	if (reqid != FCGI_NULL_REQUEST_ID) {
@@ -386,16 +392,18 @@ int
 cgi_parse_response(const char *data, size_t len, struct cgi_response *r,
     char *err, size_t errlen)
 {
-	const char	*end = data + len, *line = data, *eol, *colon, *v;
+	const char	*end, *line = data, *eol, *colon, *v;
 	char		 text[48];
 	size_t		 linelen, vlen;
 	int		 status = 0, location = 0;
 
 	memset(r, 0, sizeof(*r));
-	if (len == 0) {
+	/* No STDOUT at all leaves data NULL: no arithmetic on it. */
+	if (len == 0 || data == NULL) {
 		seterr(err, errlen, "empty CGI response");
 		return -1;
 	}
+	end = data + len;
 	for (;; line = eol + 1) {
 		eol = memchr(line, '\n', (size_t)(end - line));
 		if (eol == NULL) {

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -67,6 +68,7 @@ static void	reload(void);
 static void	on_watchdog(int, short, void *);
 static struct event_base *base_new(void);
 static void	drop_privileges(void);
+static void	nofile_raise(void);
 
 /* Print the usage text and exit. */
 static void
@@ -139,12 +141,34 @@ load(const char *path)
 	return c;
 }
 
+/*
+ * Take every descriptor the hard limit allows: systemd and most shells
+ * leave the soft limit at 1,024, fewer than the agent's connections,
+ * probes and kept database connections may need.
+ */
+static void
+nofile_raise(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 &&
+	    rl.rlim_max == RLIM_INFINITY) {
+		rl.rlim_cur = 65536;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
 	int		 ch, foreground = 0, test = 0, once = 0, json = 0, audit = 0;
 	unsigned int	 timeout_ms = 0;
 	const char	*why = NULL;
+
+	nofile_raise();
 
 	if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
 		log_init(1, 0);

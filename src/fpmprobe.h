@@ -52,11 +52,27 @@
 
 /* Caps on what a peer may make us hold. */
 #define FCGI_RESPONSE_MAX	(256 * 1024)	/* STDOUT + STDERR of one probe */
+/*
+ * A status page `?full` takes 380 to 540 bytes per process: it may have
+ * 1 KiB per process the pool can run, up to a hard cap (10,000 processes,
+ * what fpm_status.c reads at most, fit in it).
+ */
+#define FPM_STATUS_PER_WORKER	1024
+#define FPM_STATUS_RESPONSE_MAX	(8 * 1024 * 1024)
 #define FCGI_STDERR_KEEP	512		/* STDERR text kept for a reason */
-#define AGENT_CLIENTS_MAX	1024
+#define AGENT_CLIENTS_MAX	1024	/* less what RLIMIT_NOFILE lacks */
+#define AGENT_SOURCE_MAX	64	/* open from one address, or /64 */
+#define AGENT_PARKED_MAX	1024	/* over a source's share, held */
+#define AGENT_PARK_MS		5000	/* before they are closed */
+#define AGENT_FDS_RESERVED	192	/* for the rest of the daemon */
 #define AGENT_LINE_MAX		256
-#define AGENT_READ_TIMEOUT_MS	1000		/* wait for an agent-send line */
+/*
+ * HAProxy sends its agent-send line with the connection: a peer still
+ * silent after this long holds a slot the load balancers need.
+ */
+#define AGENT_READ_TIMEOUT_MS	200
 #define AGENT_LINGER_MS		500		/* drain after the answer */
+#define LOG_REPEAT_S		10		/* a repeated warning, at most */
 #define AGENT_ACCEPT_PAUSE_MS	100		/* after EMFILE/ENFILE */
 #define AGENT_ACCEPT_BURST	64		/* accepts before a yield */
 
@@ -617,6 +633,7 @@ struct pool_workers {
 	int			 progress;	/* 1 yes, 0 no, -1 not known yet */
 	uint64_t		 requests;	/* sum of workers' request counters */
 	uint64_t		 completed;	/* requests since the last sample */
+	int			 sample_failed;	/* the last sample could not be had */
 };
 
 enum pool_state {
@@ -708,7 +725,8 @@ struct fcgi_decoder {
 	uint8_t		 hdr[8];
 	size_t		 hdr_have;
 	int		 type;
-	uint16_t	 request_id;
+	uint16_t	 expect_id;	/* the one request sent */
+	uint16_t	 request_id;	/* of the current record */
 	size_t		 content_left;
 	size_t		 padding_left;
 	uint8_t		 end[8];		/* END_REQUEST body */
@@ -770,6 +788,7 @@ void	 buf_reset(struct buf *);
 void	 buf_free(struct buf *);
 int	 duration_parse(const char *, unsigned int *, const char **);
 int	 address_parse(const char *, struct address *, const char **);
+void	 address_numeric_only(int);
 void	 address_free(struct address *);
 void	 address_list_free(struct address_list *);
 int	 cidr_parse(const char *, struct cidr *);
@@ -847,7 +866,7 @@ void	fcgi_encode_params(struct buf *, uint16_t, const struct fcgi_param *,
 void	fcgi_encode_stream(struct buf *, int, uint16_t, const void *, size_t);
 size_t	fcgi_nv_encode(uint8_t *, size_t, const char *, size_t, const char *,
 	    size_t);
-void	fcgi_decoder_init(struct fcgi_decoder *);
+void	fcgi_decoder_init(struct fcgi_decoder *, uint16_t);
 enum fcgi_decode_status
 	fcgi_decode(struct fcgi_decoder *, const uint8_t *, size_t, size_t *,
 	    const struct fcgi_sink *, char *, size_t);
@@ -877,6 +896,7 @@ int	 fpm_master_title_path(const char *, size_t, char *, size_t);
 
 /* sampler.c */
 void	 sampler_take(struct probe *, struct fpm_status *);
+size_t	 sampler_response_max(const struct pool *);
 int	 pool_is_local(const struct pool *);
 
 /* proc_wait.c */
@@ -967,6 +987,7 @@ int	 agent_start(struct event_base *, struct config *);
 size_t	 agent_reply_format(char *, size_t, enum pool_state, unsigned int,
 	    const char *, enum admin_state);
 size_t	 agent_reply_unknown(char *, size_t, const char *);
+size_t	 agent_line_name(const char *, size_t, char *, size_t);
 void	 agent_stop(void);
 extern uint64_t agent_answers[];	/* by pool_state, then unknown pool */
 
@@ -977,6 +998,8 @@ int	 ctl_main(const char *, int, char **);
 void	 state_load(struct config *);
 int	 state_save(struct config *);
 void	 marks_carry(struct config *, struct config *);
+int	 state_line_parse(char *, enum pool_mark *, char **, char **);
+void	 control_line_split(char *, char **, char **, char **);
 
 /* httpd.c */
 int	 httpd_start(struct event_base *, struct config *);

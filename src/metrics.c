@@ -132,6 +132,9 @@ pool_metrics(struct buf *b, struct pool *pool, uint64_t now)
 	    v->weight / 100.0);
 	sample_line(b, "fpmprobe_pool_saturated", pool, NULL, "} %d\n",
 	    v->saturated);
+	if (pool->sampler != NULL)
+		sample_line(b, "fpmprobe_pool_status_sample_up", pool, NULL,
+		    "} %d\n", pw->have && !pw->sample_failed);
 	n = audit_collect(pool, f, AUDIT_FINDINGS_MAX);
 	for (i = 0; i < n && i < AUDIT_FINDINGS_MAX; i++)
 		sample_line(b, "fpmprobe_audit_finding", pool, NULL,
@@ -202,6 +205,9 @@ metrics_format(struct buf *b, struct config *conf, uint64_t start_time)
 		{ "fpmprobe_pool_saturated", "gauge",
 		    "1 while real-path probes time out on a pool that makes "
 		    "progress" },
+		{ "fpmprobe_pool_status_sample_up", "gauge",
+		    "1 while the last status page was read and parsed, 0 "
+		    "when it could not be had: stuck workers go unseen" },
 		{ "fpmprobe_pool_workers", "gauge",
 		    "workers by state in the last status sample" },
 		{ "fpmprobe_pool_max_children", "gauge",

@@ -279,6 +279,8 @@ policy_record(struct check *c, struct outcome *o, uint64_t now)
 		sample_take(pool, o->sample, now);
 		o->sample = NULL;
 	}
+	if (c == pool->sampler)
+		pool->workers.sample_failed = o->result != PR_OK;
 	st->have_result = 1;
 	st->result = o->result;
 	st->phase = o->phase;
@@ -553,6 +555,13 @@ policy_update(struct pool *pool, uint64_t now)
 	}
 	if (weight < 1)
 		weight = 1;
+	/*
+	 * Without a sample, stuck workers go unseen: never look healthy in
+	 * silence.  The reason says so while the pool is up.
+	 */
+	if (pool->sampler != NULL && pw->sample_failed && info[0] == '\0')
+		snprintf(info, sizeof(info), "no status sample: %.90s",
+		    pool->sampler->st.reason);
 
 	if (pool->mark == MARK_MAINT) {
 		v->state = POOL_MAINT;

@@ -49,7 +49,7 @@ pool_code(struct config *conf, struct pool *pool)
 	if (v->state == POOL_DOWN)
 		return 2;
 	if (v->state != POOL_UP || v->weight < 100 || v->saturated ||
-	    pool_type_warning(conf, pool) ||
+	    pool_type_warning(conf, pool) || pool->workers.sample_failed ||
 	    (conf->audit_warning && audit_warnings(pool) > 0))
 		return 1;
 	return 0;

@@ -59,6 +59,25 @@ pool_is_local(const struct pool *pool)
 }
 
 /*
+ * How many bytes the pool's status page may take: FPM_STATUS_PER_WORKER
+ * for each process the pool can run, never less than any other FastCGI
+ * response may take; the hard cap while that number is not known yet.
+ */
+size_t
+sampler_response_max(const struct pool *pool)
+{
+	unsigned int	 n = pool->max_children;
+
+	if (n == 0)
+		n = pool->workers.max_children;
+	if (n == 0 || n > FPM_STATUS_RESPONSE_MAX / FPM_STATUS_PER_WORKER)
+		return FPM_STATUS_RESPONSE_MAX;
+	if ((size_t)n * FPM_STATUS_PER_WORKER < FCGI_RESPONSE_MAX)
+		return FCGI_RESPONSE_MAX;
+	return (size_t)n * FPM_STATUS_PER_WORKER;
+}
+
+/*
  * A status page was read: see what its overdue workers (after a real-path
  * timeout, its busy ones) wait on, learn the pool's php-fpm configuration,
  * and attach the sample to the probe, which hands it to the policy.

@@ -41,6 +41,7 @@ static void	listen_errors_drop(const char *);
 
 static struct listen_error	*listen_errs;	/* of every listener set */
 static size_t			 nlisten_errs;
+static int			 address_numeric;	/* no name lookups */
 
 /* Microseconds on CLOCK_MONOTONIC: every deadline is measured on it. */
 uint64_t
@@ -190,6 +191,16 @@ port_parse(const char *s, unsigned int *port)
 }
 
 /*
+ * From now on, take only numeric hosts (address_parse() calls no
+ * resolver): for the fuzzers, which must not send queries.
+ */
+void
+address_numeric_only(int on)
+{
+	address_numeric = on;
+}
+
+/*
  * Parse HOST:PORT, [V6]:PORT, *:PORT or unix:/path.  Host names are
  * resolved here, once, when the configuration is read.
  */
@@ -258,6 +269,8 @@ address_parse(const char *s, struct address *a, const char **err)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
+	if (address_numeric)
+		hints.ai_flags |= AI_NUMERICHOST;
 	if (strcmp(host, "*") == 0) {
 		hints.ai_flags |= AI_PASSIVE;
 		hints.ai_family = AF_INET;
@@ -832,16 +845,26 @@ listener_accept_error(struct evconnlistener *lev, void *arg)
 void
 listener_pause(struct listener *l)
 {
-	struct timeval	 tv = { 0, AGENT_ACCEPT_PAUSE_MS * 1000 };
-	int		 err = EVUTIL_SOCKET_ERROR();
+	static uint64_t		 logged_us;
+	static unsigned long	 pauses;	/* since then */
+	struct timeval		 tv = { 0, AGENT_ACCEPT_PAUSE_MS * 1000 };
+	int			 err = EVUTIL_SOCKET_ERROR();
+	uint64_t		 now = now_us();
 
 	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
 		log_warnx("%s: accept on %s: %s", l->set->who, l->text,
 		    strerror(err));
 		return;
 	}
-	log_warnx("%s: accept on %s: %s; pausing", l->set->who, l->text,
-	    strerror(err));
+	/* Out of descriptors, a pause every 100 ms: say it once in a while. */
+	pauses++;
+	if (logged_us == 0 || now - logged_us >= LOG_REPEAT_S * 1000000ULL) {
+		log_warnx("%s: accept on %s: %s; pausing (%lu pauses in %d s at "
+		    "most)", l->set->who, l->text, strerror(err), pauses,
+		    LOG_REPEAT_S);
+		logged_us = now;
+		pauses = 0;
+	}
 	evconnlistener_disable(l->lev);
 	if (l->resume == NULL &&
 	    (l->resume = evtimer_new(l->set->base, listener_resume, l)) == NULL)

@@ -8,6 +8,11 @@
 #   2. CPU time per real-path probe (a FastCGI round trip to a real
 #      php-fpm pool) in the daemon, against a cgi-fcgi check script (fork
 #      and exec per check) doing the same round trip;
+#   4. slow clients: 1,100 connections from one host that each send one
+#      byte and never a whole line, against a port serving several pools,
+#      the daemon started under the default descriptor limit (soft
+#      1,024): a paced poller from other addresses meanwhile, its
+#      p50/p99, and the daemon's "Too many open files" log lines;
 #   3. scale: 100 pools x 3 checks (fastcgi, pgsql, status sample) at 1 s
 #      intervals against real php-fpm and PostgreSQL: the daemon's CPU %,
 #      RSS and agent latency meanwhile, then the time from a table lock to
@@ -31,8 +36,9 @@ for f in "$FPMPROBE" "$AGENTC" "$FCGI_FAKE"; do
 done
 command -v socat >/dev/null || { echo "bench: socat is missing (tools/deps.sh)" >&2; exit 1; }
 
-# BENCH_PARTS selects parts (default "1 2 3").
-PARTS=${BENCH_PARTS:-1 2 3}
+# BENCH_PARTS selects parts (default "1 2 3 4").
+PARTS=${BENCH_PARTS:-1 2 3 4}
+SLOW_CLIENTS=${BENCH_SLOW_CLIENTS:-1100}
 POOLS=${BENCH_POOLS:-100}
 # How php-fpm listens in parts 2 and 3: unix (Debian's default) or tcp.
 LISTEN=${BENCH_LISTEN:-unix}
@@ -155,6 +161,60 @@ paced_row fpmprobe "$agent_port" 16 10 5
 paced_row fpmprobe "$agent_port" 256 100 5
 paced_row "socat script" "$script_port" 1 100 10
 paced_row "socat script" "$script_port" 16 1000 10
+kill "$FP_PID" 2>/dev/null
+wait "$FP_PID" 2>/dev/null
+echo
+fi
+
+# ---------------------------------------------------------------------
+# 4. Slow clients on a port that serves several pools.
+if [[ " $PARTS " == *" 4 "* ]]; then
+fake_start ok || exit 1
+slow_port=$(free_port)
+slow_own=$(free_port)
+cat >"$STACK_DIR/slow.yml" <<EOF
+agent:
+  listen: [ "127.0.0.1:$slow_port" ]
+defaults:
+  interval: 1s
+  timeout: 500ms
+pools:
+  www:
+    fastcgi: $FAKE_ADDR
+    agent_listen: [ "127.0.0.1:$slow_own" ]
+    checks:
+      - { name: app, type: fastcgi, script: /srv/status.php }
+  api:
+    fastcgi: $FAKE_ADDR
+    checks:
+      - { name: app, type: fastcgi, script: /srv/status.php }
+EOF
+# The daemon as systemd starts it without LimitNOFILE=: soft 1,024.
+: >"$STACK_DIR/slow.log"
+(ulimit -Sn 1024 && exec "$FPMPROBE" -f -c "$STACK_DIR/slow.yml" 2>>"$STACK_DIR/slow.log") &
+FP_PID=$!
+stack_track_pid "$FP_PID"
+poll_until 20 "$AGENTC" -t 500 "127.0.0.1:$slow_own" >/dev/null ||
+	{ echo "bench: fpmprobe did not answer" >&2; tail "$STACK_DIR/slow.log" >&2; exit 1; }
+echo "4. Slow clients: $SLOW_CLIENTS connections from 127.0.0.1 sending one byte each"
+echo "   (reopened 100 ms after the daemon closes one), a port serving 2 pools,"
+echo "   the daemon started at soft RLIMIT_NOFILE 1,024 (microseconds)"
+printf '%-34s %6s %9s %9s %9s %10s\n' poller pollers p50 p99 max answers/s
+out=$("$AGENTC" -a -n 1000 -c 16 -r 100 -t 10000 -s www "127.0.0.1:$slow_port")
+agent_row "alone, 100/s" 16 "$out"
+(ulimit -n $((SLOW_CLIENTS + 256)) && exec "$AGENTC" -H "$SLOW_CLIENTS" -d 20 \
+	"127.0.0.1:$slow_port") >"$STACK_DIR/slow.holder" &
+holder=$!
+poll_until 3 false
+t0=$(ms_now)
+out=$("$AGENTC" -a -n 1000 -c 16 -r 100 -t 10000 -s www "127.0.0.1:$slow_port")
+agent_row "with the slow clients, 100/s" 16 "$out"
+wait "$holder"
+printf '%-34s %s\n' "slow clients" "$(cat "$STACK_DIR/slow.holder")"
+printf '%-34s %s in %d s\n' '"Too many open files" log lines' \
+	"$(grep -c 'Too many open files' "$STACK_DIR/slow.log")" $((($(ms_now) - t0) / 1000 + 3))
+printf '%-34s %s\n' "daemon's RLIMIT_NOFILE soft/hard" \
+	"$(awk '/Max open files/ { print $4 "/" $5 }' "/proc/$FP_PID/limits")"
 kill "$FP_PID" 2>/dev/null
 wait "$FP_PID" 2>/dev/null
 echo

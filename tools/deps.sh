@@ -23,6 +23,8 @@ PACKAGES=(
 	dpkg-dev debhelper lintian
 	# checks
 	shellcheck valgrind
+	# the sanitizer pass and the fuzzers (make fuzz): clang, libFuzzer
+	clang libclang-rt-14-dev
 )
 
 # Print the packages that are not installed.

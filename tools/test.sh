@@ -35,9 +35,95 @@ count_results() {
 		END { printf "%d %d %d\n", p, f, s }'
 }
 
+# Each step says how long the one before it took, and the durations are
+# listed again at the end.
+step_name=
+step_t0=$SECONDS
+step_times=()
 step() {
+	step_end
+	step_name=$*
+	step_t0=$SECONDS
 	printf '\n==> %s\n' "$*"
 }
+step_end() {
+	[ -n "$step_name" ] || return 0
+	printf '<== %s: %d s\n' "$step_name" $((SECONDS - step_t0))
+	step_times+=("$(printf '%5d s  %s' $((SECONDS - step_t0)) "$step_name")")
+	step_name=
+}
+
+# ---------------------------------------------------------------------
+# Hardening passes, after make check: the unit and process tests once more
+# built with clang under ASan + UBSan, leak detection on, in a copy of the
+# tree; then every fuzzer for FUZZ_SECONDS (60) seconds.  A sanitizer
+# report of any program (the daemon runs in the background of the
+# process tests, so reports go to files: log_path) fails the pass; each
+# test point and each fuzz target counts in the summary.  Adds to the
+# variables passed, failed and skipped.
+harden_passes() {
+	local san logs unit proc p f s n r reports fuzz_out rc
+	san=$(mktemp -d /tmp/fpmprobe-san.XXXXXX)
+	logs=$san.reports
+	unit=$(sed -n '/^UNIT_TESTS = /,/^$/p' Makefile.am | grep -o 'tests/unit/t_[a-z_]*' | tr '\n' ' ')
+	# The e2e test is a load test, and stays out.
+	proc=$(sed -n '/^PROC_TESTS = /,/^$/p' Makefile.am | grep -o 'tests/proc/[a-z_]*\.sh' |
+		tr '\n' ' ')
+
+	step "sanitizers: clang --enable-sanitizers, unit and process tests (leak detection on)"
+	mkdir -p "$logs"
+	chmod 1777 "$logs"	# the daemon may write its report as user:
+	if ! { git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$san"; } ||
+		! (cd "$san" && ./autogen.sh && ./configure CC=clang --enable-sanitizers &&
+			make -j2); then
+		echo "test: the sanitizer build failed" >&2
+		failed=$((failed + 1))
+	else
+		(cd "$san" && find . -name '*.trs' -delete &&
+			ASAN_OPTIONS=detect_leaks=1:log_path=$logs/asan \
+			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan \
+			make check TESTS="$unit $proc")
+		read -r p f s < <(cd "$san" && count_results)
+		echo "sanitizers: $p passed, $f failed, $s skipped"
+		(cd "$san" && find . -name '*.trs' -exec grep -lE '^:test-result: (FAIL|XPASS|ERROR)' {} + 2>/dev/null) |
+			sort | while IFS= read -r trs; do
+				printf '\n==> failed under the sanitizers: %s (last 60 lines)\n' "${trs%.trs}.log"
+				tail -n 60 "$san/${trs%.trs}.log"
+			done
+		passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+		reports=$(find "$logs" -type f | sort)
+		if [ -n "$reports" ]; then
+			n=$(wc -l <<<"$reports")
+			echo "sanitizers: $n report(s):" >&2
+			while IFS= read -r r; do
+				echo "--- $r" >&2
+				head -n 40 "$r" >&2
+			done <<<"$reports"
+			failed=$((failed + n))
+		else
+			echo "sanitizers: no report from any program"
+			passed=$((passed + 1))
+			# Kept, with its logs, when a test failed.
+			[ "$f" -eq 0 ] && rm -rf "$san" "$logs"
+		fi
+	fi
+
+	step "fuzz: make -j2 fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-60}"
+	fuzz_out=$(make -j2 fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}" 2>&1)
+	rc=$?
+	grep -E '^fuzz [a-z_]+: ' <<<"$fuzz_out"
+	p=$(grep -cE '^fuzz [a-z_]+: ok' <<<"$fuzz_out")
+	f=$(grep -cE '^fuzz [a-z_]+: FAILED' <<<"$fuzz_out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		tail -n 40 <<<"$fuzz_out"
+		f=1
+	elif [ "$f" -gt 0 ]; then
+		grep -vE '^make' <<<"$fuzz_out" | tail -n 80
+	fi
+	passed=$((passed + p)) failed=$((failed + f))
+	step_end
+}
+# ---------------------------------------------------------------------
 
 step "dependencies (tools/deps.sh)"
 if ! bash tools/deps.sh; then
@@ -109,5 +195,10 @@ else
 	# What distcheck leaves behind (read-only) must not be counted next time.
 	find . -maxdepth 1 -name 'fpmprobe-*' -type d -exec chmod -R u+w {} + -exec rm -rf {} +
 fi
+
+harden_passes
+step_end
 echo
+echo "durations:"
+printf '%s\n' "${step_times[@]}"
 finish "$passed" "$failed" "$skipped"

@@ -16,6 +16,7 @@ done
 if [ "$(dpkg-query -W -f='${db:Status-Status}' fpmprobe 2>/dev/null)" = installed ]; then
 	skip_all "a fpmprobe package is installed already: not replacing it"
 fi
+plan 23
 
 work=$(mktemp -d /tmp/fpmprobe-deb.XXXXXX) || bail_out "mktemp"
 installed=

@@ -41,6 +41,7 @@ mkdir "$upper/upper" "$upper/work"
 mount -t overlay -o "lowerdir=/,upperdir=$upper/upper,workdir=$upper/work" \
 	fpmprobe-layout "$root" 2>"$STACK_DIR/overlay.err" ||
 	skip_all "overlayfs is not available: $(cat "$STACK_DIR/overlay.err")"
+plan 33
 
 # Install, as a package would.
 make -s -C "$top_builddir" install DESTDIR="$root" >"$STACK_DIR/install.log" 2>&1

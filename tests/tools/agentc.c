@@ -18,6 +18,11 @@
  *		127.0.0.0/24 (2 to 254): the server closes first, so its
  *		side waits in TIME_WAIT, and a long run from one address
  *		would reuse ports still waiting there
+ *	agentc -H COUNT -d SECS [-w MS] HOST:PORT
+ *		a slow client: hold COUNT connections from 127.0.0.1 for
+ *		SECS seconds, each sending one byte and never a whole line;
+ *		one the server closes is opened again MS (default 100)
+ *		later.  Prints "held=.. opened=.. closed_by_server=.."
  */
 
 #include "config.h"
@@ -121,8 +126,87 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: agentc [-al] [-n count -c conc [-r rate]] "
-	    "[-s line] [-t ms] host:port\n");
+	    "[-s line] [-t ms] host:port\n"
+	    "       agentc -H count -d secs [-w ms] host:port\n");
 	exit(2);
+}
+
+/*
+ * -H: hold COUNT silent connections for SECS seconds, each sending one
+ * byte; reopen one the server closes after REOPEN_MS.  Returns 0, or 1
+ * when none could be opened.
+ */
+static int
+hold(long count, int secs, int reopen_ms)
+{
+	struct pollfd	*pfd;
+	uint64_t	*closed_at, end, now;
+	long		 i, opened = 0, by_server = 0, held;
+	char		 sink[512];
+	ssize_t		 n;
+	int		 rv = 0;
+
+	pfd = calloc((size_t)count, sizeof(*pfd));
+	closed_at = calloc((size_t)count, sizeof(*closed_at));
+	if (pfd == NULL || closed_at == NULL) {
+		free(pfd);
+		free(closed_at);
+		return 2;
+	}
+	for (i = 0; i < count; i++)
+		pfd[i].fd = -1;
+	end = now_us() + (uint64_t)secs * 1000000;
+	while ((now = now_us()) < end) {
+		for (i = 0; i < count; i++) {
+			if (pfd[i].fd != -1 || now < closed_at[i] +
+			    (uint64_t)reopen_ms * 1000)
+				continue;
+			pfd[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK,
+			    0);
+			if (pfd[i].fd == -1)
+				break;
+			if (connect(pfd[i].fd, (struct sockaddr *)&peer,
+			    sizeof(peer)) == -1 && errno != EINPROGRESS) {
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+				closed_at[i] = now;
+				continue;
+			}
+			pfd[i].events = POLLOUT;
+			opened++;
+		}
+		if (poll(pfd, (nfds_t)count, 10) == -1 && errno != EINTR)
+			break;
+		for (i = 0; i < count; i++) {
+			if (pfd[i].fd == -1 || pfd[i].revents == 0)
+				continue;
+			if (pfd[i].revents & POLLOUT) {
+				/* One byte of a name that never ends. */
+				n = send(pfd[i].fd, "w", 1, MSG_NOSIGNAL);
+				pfd[i].events = POLLIN;
+				if (n == 1)
+					continue;
+			} else if ((n = recv(pfd[i].fd, sink, sizeof(sink),
+			    0)) > 0 || (n == -1 && errno == EAGAIN))
+				continue;
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+			closed_at[i] = now_us();
+			by_server++;
+		}
+	}
+	for (i = held = 0; i < count; i++)
+		if (pfd[i].fd != -1) {
+			close(pfd[i].fd);
+			held++;
+		}
+	printf("held=%ld opened=%ld closed_by_server=%ld\n", held, opened,
+	    by_server);
+	if (opened == 0)
+		rv = 1;
+	free(pfd);
+	free(closed_at);
+	return rv;
 }
 
 int
@@ -134,18 +218,27 @@ main(int argc, char *argv[])
 	struct lat_summary sum;
 	char		*sendline = NULL;
 	long		 count = 1, conc = 1, started = 0, done = 0, errors = 0;
-	long		 i, active;
+	long		 i, active, holders = 0;
 	double		 rate = 0;
 	struct timespec	 wait;
-	int		 ch, show_lat = 0, rv;
+	int		 ch, show_lat = 0, rv, code = 2, secs = 0, reopen_ms = 100;
 
-	while ((ch = getopt(argc, argv, "ac:ln:r:s:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "ac:d:H:ln:r:s:t:w:")) != -1) {
 		switch (ch) {
 		case 'a':
 			spread = 1;
 			break;
 		case 'c':
 			conc = atol(optarg);
+			break;
+		case 'd':
+			secs = atoi(optarg);
+			break;
+		case 'H':
+			holders = atol(optarg);
+			break;
+		case 'w':
+			reopen_ms = atoi(optarg);
 			break;
 		case 'l':
 			show_lat = 1;
@@ -169,22 +262,27 @@ main(int argc, char *argv[])
 		}
 	}
 	if (optind + 1 != argc || count < 1 || conc < 1 || conc > 4096 ||
-	    rate < 0)
+	    rate < 0 || holders < 0 || holders > 65536 ||
+	    (holders > 0 && secs < 1) || reopen_ms < 0)
 		usage();
 	linelen = strlen(line);
 	if (peer_parse(argv[optind], &peer) == -1)
 		usage();
+	if (holders > 0) {
+		free(sendline);
+		return hold(holders, secs, reopen_ms);
+	}
 	if (conc > count)
 		conc = count;
 
 	x = calloc((size_t)conc, sizeof(*x));
+	for (i = 0; x != NULL && i < conc; i++)
+		x[i].fd = -1;
 	pfd = calloc((size_t)conc, sizeof(*pfd));
 	lat = calloc((size_t)count, sizeof(*lat));
 	if (x == NULL || pfd == NULL || lat == NULL)
-		return 2;
+		goto out;
 	t0 = now_us();
-	for (i = 0; i < conc; i++)
-		x[i].fd = -1;
 	for (;;) {
 		/* Start what is due, in free slots. */
 		now = now_us();
@@ -223,7 +321,7 @@ main(int argc, char *argv[])
 		}
 		if (ppoll(pfd, (nfds_t)conc, &wait, NULL) == -1 &&
 		    errno != EINTR)
-			return 2;
+			goto out;
 		for (i = 0; i < conc; i++) {
 			if (x[i].fd == -1)
 				continue;
@@ -248,17 +346,28 @@ main(int argc, char *argv[])
 						printf("us=%llu\n",
 						    (unsigned long long)lat[0]);
 				}
-				return rv == 1 ? 0 : 1;
+				code = rv == 1 ? 0 : 1;
+				goto out;
 			}
 		}
 	}
 	elapsed = now_us() - t0;
+	code = 1;
 	if (count == 1)
-		return 1;
+		goto out;
 	lat_summary(lat, done, &sum);
 	printf("n=%ld errors=%ld p50_us=%llu p99_us=%llu max_us=%llu "
 	    "per_s=%.0f\n", done, errors, (unsigned long long)sum.p50_us,
 	    (unsigned long long)sum.p99_us, (unsigned long long)sum.max_us,
 	    elapsed ? (double)done * 1e6 / (double)elapsed : 0.0);
-	return errors ? 1 : 0;
+	code = errors ? 1 : 0;
+out:
+	for (i = 0; x != NULL && i < conc; i++)
+		if (x[i].fd != -1)
+			close(x[i].fd);
+	free(x);
+	free(pfd);
+	free(lat);
+	free(sendline);
+	return code;
 }

@@ -37,6 +37,7 @@
 #define BACKLOG		16
 #define TRICKLE_MS	200
 #define HUGE_BYTES	(10 * 1024 * 1024)
+#define BIG_POOL	1000	/* processes on bigstatus' page */
 #define WIRE_MAX	512
 
 #define OK_RESPONSE \
@@ -67,23 +68,29 @@ static void	wire_end(struct wire *, int, int);
 static void	answer_ok(FCGX_Request *);
 static void	answer_huge(FCGX_Request *);
 static void	answer_stderr(FCGX_Request *);
+static void	answer_bigstatus(FCGX_Request *);
 static void	conn_hang(int);
 static void	conn_garbage(int);
 static void	conn_trickle(int);
 static void	conn_overloaded(int);
 static void	conn_close(int);
 static void	conn_badversion(int);
+static void	conn_noout(int);
+static void	conn_otherid(int);
 
 static const struct mode modes[] = {
 	{ "ok",		answer_ok,	NULL },
 	{ "huge",	answer_huge,	NULL },
 	{ "stderr",	answer_stderr,	NULL },
+	{ "bigstatus",	answer_bigstatus, NULL },
 	{ "hang",	NULL,		conn_hang },
 	{ "garbage",	NULL,		conn_garbage },
 	{ "trickle",	NULL,		conn_trickle },
 	{ "overloaded",	NULL,		conn_overloaded },
 	{ "close",	NULL,		conn_close },
 	{ "badversion",	NULL,		conn_badversion },
+	{ "noout",	NULL,		conn_noout },
+	{ "otherid",	NULL,		conn_otherid },
 	{ "noaccept",	NULL,		NULL },
 };
 
@@ -246,6 +253,53 @@ answer_stderr(FCGX_Request *req)
 	    "Content-Type: text/plain\r\n\r\nboom\n", req->out);
 }
 
+/*
+ * bigstatus: the status page (SCRIPT_NAME /fpm-status) of a static pool
+ * of BIG_POOL processes, every one running one request for 60 s, in the
+ * `full` flavour (about 480 KiB); "OK" to any other script.
+ */
+static void
+answer_bigstatus(FCGX_Request *req)
+{
+	const char	*script = FCGX_GetParam("SCRIPT_NAME", req->envp);
+	int		 i;
+
+	if (script == NULL || strcmp(script, "/fpm-status") != 0) {
+		FCGX_PutS(OK_RESPONSE, req->out);
+		return;
+	}
+	FCGX_FPrintF(req->out, "Content-Type: text/plain\r\n\r\n"
+	    "pool:                 big\n"
+	    "process manager:      static\n"
+	    "start since:          600\n"
+	    "accepted conn:        %d\n"
+	    "listen queue:         0\n"
+	    "max listen queue:     0\n"
+	    "listen queue len:     4096\n"
+	    "idle processes:       0\n"
+	    "active processes:     %d\n"
+	    "total processes:      %d\n"
+	    "max active processes: %d\n"
+	    "max children reached: 1\n"
+	    "slow requests:        0\n", BIG_POOL, BIG_POOL, BIG_POOL,
+	    BIG_POOL);
+	for (i = 0; i < BIG_POOL; i++)
+		FCGX_FPrintF(req->out, "\n************************\n"
+		    "pid:                  %d\n"
+		    "state:                Running\n"
+		    "start time:           01/Dec/2026:09:00:00 +0000\n"
+		    "start since:          600\n"
+		    "requests:             1\n"
+		    "request duration:     60000000\n"
+		    "request method:       GET\n"
+		    "request URI:          /report.php?month=2026-11\n"
+		    "content length:       0\n"
+		    "user:                 -\n"
+		    "script:               /srv/www/report.php\n"
+		    "last request cpu:     0.00\n"
+		    "last request memory:  0\n", 4000000 + i);
+}
+
 /* hang: read the request, never answer, hold on until the peer leaves. */
 static void
 conn_hang(int fd)
@@ -333,6 +387,36 @@ conn_badversion(int fd)
 		return;
 	wire_record(&w, 2, FCGI_STDOUT, id, OK_RESPONSE, strlen(OK_RESPONSE));
 	wire_record(&w, 2, FCGI_STDOUT, id, NULL, 0);
+	write_all(fd, w.data, w.len);
+}
+
+/* noout: END_REQUEST, complete, and no STDOUT record at all. */
+static void
+conn_noout(int fd)
+{
+	struct wire	 w = { .len = 0 };
+	int		 id;
+
+	if ((id = read_request(fd)) == -1)
+		return;
+	wire_end(&w, id, FCGI_REQUEST_COMPLETE);
+	write_all(fd, w.data, w.len);
+}
+
+/* otherid: a well-formed answer, for a request id we were not sent. */
+static void
+conn_otherid(int fd)
+{
+	struct wire	 w = { .len = 0 };
+	int		 id;
+
+	if ((id = read_request(fd)) == -1)
+		return;
+	id = id == 7 ? 8 : 7;
+	wire_record(&w, FCGI_VERSION_1, FCGI_STDOUT, id, OK_RESPONSE,
+	    strlen(OK_RESPONSE));
+	wire_record(&w, FCGI_VERSION_1, FCGI_STDOUT, id, NULL, 0);
+	wire_end(&w, id, FCGI_REQUEST_COMPLETE);
 	write_all(fd, w.data, w.len);
 }
 

@@ -16,6 +16,7 @@
 
 #include "fpmprobe.h"
 #include "tap.h"
+#include "fcgi_nv.h"
 
 #define REQID		1
 #define SEED		0x5eed2024fcULL
@@ -57,9 +58,6 @@ static size_t	split_whole(size_t);
 static size_t	split_one(size_t);
 static size_t	split_random(size_t);
 static void	build_response(struct buf *);
-static int	nv_len_get(const uint8_t *, size_t, size_t *, size_t *);
-static int	nv_decode(const uint8_t *, size_t, size_t *, const uint8_t **,
-		    size_t *, const uint8_t **, size_t *);
 static void	nv_case(size_t, size_t);
 static void	test_nv_sizes(void);
 static void	test_params(void);
@@ -72,6 +70,7 @@ static void	test_decode_stop(void);
 static void	test_protocol_status(void);
 static int	cgi(const char *, struct cgi_response *, char *, size_t);
 static void	test_cgi(void);
+static void	test_cgi_no_stdout(void);
 static void	test_fuzz(void);
 
 static uint64_t	rnd_state = SEED;
@@ -215,7 +214,7 @@ decode_split(const uint8_t *p, size_t len, size_t (*next)(size_t),
 	c.out = &r->out;
 	c.err = &r->err;
 	c.limit = limit;
-	fcgi_decoder_init(&r->d);
+	fcgi_decoder_init(&r->d, REQID);
 	r->status = FCGI_DEC_MORE;
 	while (off < len) {
 		n = next(len - off);
@@ -286,51 +285,6 @@ build_response(struct buf *b)
 	raw_record(b, 1, FCGI_STDERR, REQID, NULL, 0, 0);
 	raw_record(b, 1, FCGI_STDOUT, REQID, NULL, 0, 0);
 	raw_record(b, 1, FCGI_END_REQUEST, REQID, end, sizeof(end), 3);
-}
-
-/* Read a pair length at in[*off], within len bytes. */
-static int
-nv_len_get(const uint8_t *in, size_t len, size_t *off, size_t *out)
-{
-	const uint8_t	*p = in + *off;
-
-	if (*off >= len)
-		return -1;
-	if ((p[0] & 0x80) == 0) {
-		*out = p[0];
-		*off += 1;
-		return 0;
-	}
-	if (len - *off < 4)
-		return -1;
-	*out = ((size_t)(p[0] & 0x7f) << 24) | ((size_t)p[1] << 16) |
-	    ((size_t)p[2] << 8) | p[3];
-	*off += 4;
-	return 0;
-}
-
-/*
- * Decode one pair from the first len bytes of in, to check what the
- * encoder wrote (the daemon sends pairs and never reads any); the name
- * and value point into in.  Lengths are checked against len before use.
- */
-static int
-nv_decode(const uint8_t *in, size_t len, size_t *used, const uint8_t **name,
-    size_t *namelen, const uint8_t **value, size_t *valuelen)
-{
-	size_t	 off = 0, nl, vl;
-
-	if (nv_len_get(in, len, &off, &nl) == -1 ||
-	    nv_len_get(in, len, &off, &vl) == -1)
-		return -1;
-	if (nl > len - off || vl > len - off - nl)
-		return -1;
-	*name = in + off;
-	*namelen = nl;
-	*value = in + off + nl;
-	*valuelen = vl;
-	*used = off + nl + vl;
-	return 0;
 }
 
 /* One pair of the given sizes: encoded, decoded, sent as PARAMS. */
@@ -549,7 +503,7 @@ test_decode_splits(void)
 		struct fcgi_decoder	 d;
 		size_t			 used;
 
-		fcgi_decoder_init(&d);
+		fcgi_decoder_init(&d, REQID);
 		ok(fcgi_decode(&d, b.data, b.len, &used, NULL, NULL, 0) ==
 		    FCGI_DEC_END && used == full, "no sink: all discarded");
 		ok(fcgi_decode(&d, b.data + full, 7, &used, NULL, NULL, 0) ==
@@ -646,7 +600,7 @@ test_decode_garbage(void)
 
 	buf_reset(&b);
 	raw_record(&b, 2, FCGI_STDOUT, REQID, "x", 1, 7);
-	fcgi_decoder_init(&d);
+	fcgi_decoder_init(&d, REQID);
 	ok(fcgi_decode(&d, b.data, b.len, &used, NULL, msg, sizeof(msg)) ==
 	    FCGI_DEC_ERROR && used == 8, "version 2: error after the header");
 	msg[0] = '\0';
@@ -666,13 +620,31 @@ test_decode_garbage(void)
 	decoded_free(&r);
 
 	buf_reset(&b);
-	raw_record(&b, 1, FCGI_STDOUT, 7, "x", 1, 0);
 	end[4] = FCGI_OVERLOADED;
+	raw_record(&b, 1, FCGI_END_REQUEST, REQID, end, 8, 0);
+	decode_split(b.data, b.len, split_whole, &r, 0);
+	ok(r.status == FCGI_DEC_END && r.d.protocol_status == FCGI_OVERLOADED,
+	    "END_REQUEST alone: OVERLOADED read");
+	decoded_free(&r);
+
+	/* One request per connection: any other id is a protocol error. */
+	buf_reset(&b);
+	raw_record(&b, 1, FCGI_STDOUT, 7, "x", 1, 0);
+	end[4] = FCGI_REQUEST_COMPLETE;
 	raw_record(&b, 1, FCGI_END_REQUEST, 7, end, 8, 0);
 	decode_split(b.data, b.len, split_whole, &r, 0);
-	ok(r.status == FCGI_DEC_END && r.d.request_id == 7 &&
-	    r.d.protocol_status == FCGI_OVERLOADED,
-	    "another request id is left to the caller, OVERLOADED read");
+	ok(r.status == FCGI_DEC_ERROR && r.out.len == 0 && r.consumed == 8,
+	    "STDOUT for request id 7: an error, nothing delivered");
+	is_str(r.msg, "record type 6 for request id 7, not 1", "its message");
+	decoded_free(&r);
+
+	buf_reset(&b);
+	raw_record(&b, 1, FCGI_STDOUT, REQID, "x", 1, 0);
+	raw_record(&b, 1, FCGI_END_REQUEST, 2, end, 8, 0);
+	decode_split(b.data, b.len, split_one, &r, 0);
+	ok(r.status == FCGI_DEC_ERROR && !r.d.ended &&
+	    strcmp(r.msg, "record type 3 for request id 2, not 1") == 0,
+	    "END_REQUEST for another request does not end ours (%s)", r.msg);
 	decoded_free(&r);
 	buf_free(&b);
 }
@@ -706,7 +678,7 @@ test_decode_stop(void)
 	c.out = &out;
 	c.err = &err;
 	c.limit = 20;
-	fcgi_decoder_init(&d);
+	fcgi_decoder_init(&d, REQID);
 	ok(fcgi_decode(&d, b.data, b.len, &off, &sink, NULL, 0) ==
 	    FCGI_DEC_STOP, "stopped");
 	c.limit = 0;
@@ -807,6 +779,30 @@ test_cgi(void)
 	    "a lone CR is not a blank line");
 	/* An empty input releases the last copy. */
 	cgi("", &r, err, sizeof(err));
+	test_cgi_no_stdout();
+}
+
+/*
+ * A peer that sends END_REQUEST and no STDOUT at all: the decoder leaves
+ * the output buffer unallocated, and the parser gets (NULL, 0), as
+ * check_fcgi.c hands it over.
+ */
+static void
+test_cgi_no_stdout(void)
+{
+	static const uint8_t	 wire[16] = { 1, 3, 0, 1, 0, 8, 0, 0,
+				    0, 0, 0, 0, 0, 0, 0, 0 };
+	struct cgi_response	 r;
+	struct decoded		 d;
+	char			 err[128] = "";
+
+	decode_split(wire, sizeof(wire), split_whole, &d, 0);
+	ok(d.status == FCGI_DEC_END && d.out.data == NULL && d.out.len == 0,
+	    "END_REQUEST alone: no STDOUT buffer at all");
+	ok(cgi_parse_response((const char *)d.out.data, d.out.len, &r, err,
+	    sizeof(err)) == -1 && strcmp(err, "empty CGI response") == 0,
+	    "(NULL, 0): %s", err);
+	decoded_free(&d);
 }
 
 /*

@@ -628,6 +628,54 @@ test_audit(void)
 	fpm_conf_free(&conf);
 }
 
+/*
+ * A status page that cannot be had (too large, unparsable) is never
+ * silence: the reason says so while the pool is up, --once warns.
+ */
+static void
+test_no_sample(void)
+{
+	struct outcome	 o;
+	struct config	 conf;
+	struct pool	*pools[1] = { &pool };
+
+	setup();
+	memset(&conf, 0, sizeof(conf));
+	result(&app, PR_OK, 101 * SEC);
+	sample(4, 0, 0, 10, 0, 101 * SEC);
+	is_str(pool.verdict.reason, "", "a sample: no reason");
+	memset(&o, 0, sizeof(o));
+	o.result = PR_TOO_BIG;
+	o.phase = PH_RESPONSE;
+	o.detail = "(over 262144 bytes)";
+	policy_record(&status, &o, 103 * SEC);
+	ok(pool.workers.sample_failed, "the sample could not be had");
+	is_str(pool.verdict.reply, "ready up 100%\n", "still up: the app answers");
+	is_str(pool.verdict.reason, "no status sample: status: response too "
+	    "large (over 262144 bytes)", "the reason says why");
+	is_int(report_exit_code(&conf, pools, 1), 1, "--once: WARNING");
+	sample(4, 0, 0, 12, 0, 105 * SEC);
+	ok(!pool.workers.sample_failed && pool.verdict.reason[0] == '\0',
+	    "the next sample clears it");
+	is_int(report_exit_code(&conf, pools, 1), 0, "--once: OK again");
+
+	/* The page may grow with the pool. */
+	pool.max_children = 0;
+	pool.workers.max_children = 0;
+	is_int(sampler_response_max(&pool), FPM_STATUS_RESPONSE_MAX,
+	    "max_children unknown: the hard cap");
+	pool.max_children = 4;
+	is_int(sampler_response_max(&pool), FCGI_RESPONSE_MAX,
+	    "a small pool: what any response may take");
+	pool.max_children = 1000;
+	is_int(sampler_response_max(&pool), 1000 * FPM_STATUS_PER_WORKER,
+	    "1000 processes: 1 KiB each");
+	pool.max_children = 0;
+	pool.workers.max_children = 20000;
+	is_int(sampler_response_max(&pool), FPM_STATUS_RESPONSE_MAX,
+	    "never more than the hard cap");
+}
+
 int
 main(void)
 {
@@ -641,6 +689,7 @@ main(void)
 	test_once();
 	test_marks();
 	test_audit();
+	test_no_sample();
 	fpm_status_free(&pool.workers.status);
 	return tap_done();
 }
