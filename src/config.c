@@ -28,7 +28,6 @@
 
 #define CONFIG_SIZE_MAX		(1024 * 1024)	/* bytes of YAML */
 #define CONFIG_SIZE_STR		"1 MiB"
-#define CONFIG_NAME_MAX		64	/* pool and check names */
 
 #define CFG_SCOPES_MAX	8	/* tables one mapping is read with */
 #define CFG_SEEN_MAX	64	/* known keys of one mapping */

@@ -50,6 +50,9 @@
  */
 #define INTERVAL_JITTER_PCT	10
 
+/* Pool and check names: [A-Za-z0-9_.-], at most this long. */
+#define CONFIG_NAME_MAX		64
+
 /* Caps on what a peer may make us hold. */
 #define FCGI_RESPONSE_MAX	(256 * 1024)	/* STDOUT + STDERR of one probe */
 /*

@@ -51,6 +51,8 @@ static void	 cfg_verror(struct cfgctx *, int, int, const char *, va_list)
 		    __attribute__((format(printf, 4, 0)));
 static int	 cfgmsg_cmp(const void *, const void *);
 static void	 yaml_error(struct cfgctx *, const yaml_parser_t *);
+static int	 yaml_tag_refused(struct cfgctx *, yaml_event_t *,
+		    const yaml_char_t *);
 static struct ynode *ynode_new(enum ynode_kind, const yaml_mark_t *);
 static void	 ynode_add(struct ynode *, struct ynode *);
 static int	 named_cmp(const void *, const void *);
@@ -199,7 +201,16 @@ yaml_error(struct cfgctx *ctx, const yaml_parser_t *p)
 	default:
 		line = (int)p->problem_mark.line + 1;
 		col = (int)p->problem_mark.column + 1;
-		if (p->context != NULL)
+		/*
+		 * libyaml takes a plain key of over 1,024 characters for a
+		 * value, and then balks at its ':': say what was meant.
+		 */
+		if (col > 1024 && strcmp(problem, "mapping values are not "
+		    "allowed in this context") == 0)
+			cfg_errorat(ctx, line, 1, "a key longer than 1024 "
+			    "characters (names have at most %d)",
+			    CONFIG_NAME_MAX);
+		else if (p->context != NULL)
 			cfg_errorat(ctx, line, col, "YAML syntax error: %s "
 			    "(%s at line %d, column %d)", problem, p->context,
 			    (int)p->context_mark.line + 1,
@@ -209,6 +220,27 @@ yaml_error(struct cfgctx *ctx, const yaml_parser_t *p)
 			    problem);
 		break;
 	}
+}
+
+/*
+ * Refuse an explicit YAML tag (!!binary, !!int, !custom): fpmprobe reads
+ * every value as the text written, so a tag would be silently ignored.
+ * Deletes the event and returns 1 when it refused one.
+ */
+static int
+yaml_tag_refused(struct cfgctx *ctx, yaml_event_t *ev, const yaml_char_t *tag)
+{
+	char	 text[64];
+
+	if (tag == NULL)
+		return 0;
+	sanitize_text(text, sizeof(text), (const char *)tag,
+	    strlen((const char *)tag));
+	cfg_errorat(ctx, (int)ev->start_mark.line + 1,
+	    (int)ev->start_mark.column + 1, "YAML tag \"%s\" is not "
+	    "supported: write the value without it", text);
+	yaml_event_delete(ev);
+	return 1;
 }
 
 /* A new node at a libyaml mark. */
@@ -299,6 +331,8 @@ ynode_read(struct cfgctx *ctx, int *failed)
 			yaml_event_delete(&ev);
 			goto fail;
 		case YAML_SCALAR_EVENT:
+			if (yaml_tag_refused(ctx, &ev, ev.data.scalar.tag))
+				goto fail;
 			n = ynode_new(YN_SCALAR, &ev.start_mark);
 			n->len = ev.data.scalar.length;
 			n->str = xcalloc(1, n->len + 1);
@@ -309,6 +343,11 @@ ynode_read(struct cfgctx *ctx, int *failed)
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
+			if (yaml_tag_refused(ctx, &ev,
+			    ev.type == YAML_MAPPING_START_EVENT ?
+			    ev.data.mapping_start.tag :
+			    ev.data.sequence_start.tag))
+				goto fail;
 			if (depth == CONFIG_DEPTH_MAX) {
 				cfg_errorat(ctx, (int)ev.start_mark.line + 1,
 				    (int)ev.start_mark.column + 1,

@@ -66,6 +66,7 @@ static void	 test_hostile(void);
 static void	 test_files(void);
 static void	 test_sample(void);
 static void	 test_warnings(void);
+static void	 test_yaml_limits(void);
 
 /* Is this check type compiled in? */
 static int
@@ -1202,6 +1203,41 @@ test_permissions(void)
 	unlink(pw);
 }
 
+/* YAML tags and keys past libyaml's limit get errors that say so. */
+static void
+test_yaml_limits(void)
+{
+	struct errlist	 errs = { NULL, 0 };
+	struct config	*conf;
+	struct buf	 b = { NULL, 0, 0 };
+	size_t		 i;
+
+	conf = load("pools:\n"
+	    "  www:\n"
+	    "    fastcgi: !!binary 127.0.0.1:9000\n"
+	    "    checks:\n"
+	    "      - { name: app, type: fastcgi, script: /s.php }\n", &errs);
+	ok(conf == NULL, "a YAML tag is refused, not ignored");
+	ok(has_error(&errs, "x.yml:3:14: YAML tag \"tag:yaml.org,2002:binary\" "
+	    "is not supported: write the value without it"),
+	    "and the error names it (%s)", errs.n > 0 ? errs.msg[0] : "none");
+	errlist_free(&errs);
+	config_free(conf);
+
+	buf_addstr(&b, "pools:\n  ");
+	for (i = 0; i < 10000; i++)
+		buf_addstr(&b, "x");
+	buf_addstr(&b, ":\n    fastcgi: 127.0.0.1:9000\n");
+	conf = config_load_buf("x.yml", (const char *)b.data, b.len, &errs);
+	ok(conf == NULL && has_error(&errs, "x.yml:2:1: a key longer than "
+	    "1024 characters (names have at most 64)"),
+	    "a 10,000-character pool name: an error that says why (%s)",
+	    errs.n > 0 ? errs.msg[0] : "none");
+	errlist_free(&errs);
+	config_free(conf);
+	buf_free(&b);
+}
+
 /* Warnings: valid configurations that still deserve a word. */
 static void
 test_warnings(void)
@@ -1262,5 +1298,6 @@ main(void)
 	test_permissions();
 	test_sample();
 	test_warnings();
+	test_yaml_limits();
 	return tap_done();
 }
