@@ -15,6 +15,7 @@
 
 #include "fpmprobe.h"
 #include "fuzz.h"
+#include "../unit/policy_fixture.h"
 
 #define SEC	1000000ULL
 
@@ -26,41 +27,11 @@ static struct check	 status;
 static void
 pool_setup(uint8_t how)
 {
-	fpm_status_free(&pool.workers.status);
-	memset(&pool, 0, sizeof(pool));
-	memset(&app, 0, sizeof(app));
-	memset(&status, 0, sizeof(status));
-	TAILQ_INIT(&pool.checks);
-	pool.name = "www";
-	pool.status_path = "/fpm-status";
+	fixture_pool(&pool, &app, &status);
 	pool.have_status_listen = how & 1;
 	pool.max_children = how & 2 ? 4 : 0;	/* else from the page */
 	pool.once = (how & 4) != 0;
-	pool.stuck_after_ms = 10000;
-	pool.timing.interval_ms = 2000;
-	pool.timing.timeout_ms = 1000;
 	pool.admin_state = how & 8 ? ADMIN_LEAVE : ADMIN_SET;
-	app.name = "app";
-	app.ops = &check_fcgi_ops;
-	app.pool = &pool;
-	app.timing.interval_ms = 2000;
-	app.timing.timeout_ms = 1000;
-	app.timing.rise = 2;
-	app.timing.fall = 2;
-	app.st.healthy = 1;
-	app.st.have_result = 1;
-	app.st.done_us = 100 * SEC;
-	TAILQ_INSERT_TAIL(&pool.checks, &app, entry);
-	status.name = "status";
-	status.ops = &check_fpm_status_ops;
-	status.pool = &pool;
-	status.timing.interval_ms = 2000;
-	status.timing.timeout_ms = 1000;
-	status.timing.rise = 2;
-	status.timing.fall = 2;
-	status.st.healthy = 1;
-	TAILQ_INSERT_HEAD(&pool.checks, &status, entry);
-	pool.sampler = &status;
 }
 
 /* What any verdict must be. */

@@ -10,6 +10,7 @@
 
 #include "fpmprobe.h"
 #include "tap.h"
+#include "policy_fixture.h"
 
 #define SEC	1000000ULL
 
@@ -26,39 +27,8 @@ static const char	*wait_peer;
 static void
 setup(void)
 {
-	fpm_status_free(&pool.workers.status);
-	memset(&pool, 0, sizeof(pool));
-	memset(&app, 0, sizeof(app));
-	memset(&status, 0, sizeof(status));
+	fixture_pool(&pool, &app, &status);
 	pm = "static";
-	TAILQ_INIT(&pool.checks);
-	pool.name = "www";
-	pool.status_path = "/fpm-status";
-	pool.have_status_listen = 1;
-	pool.stuck_after_ms = 10000;
-	pool.timing.interval_ms = 2000;
-	pool.timing.timeout_ms = 1000;
-	app.name = "app";
-	app.ops = &check_fcgi_ops;
-	app.pool = &pool;
-	app.timing.interval_ms = 2000;
-	app.timing.timeout_ms = 1000;
-	app.st.healthy = 1;
-	app.st.have_result = 1;
-	app.st.done_us = 100 * SEC;
-	app.timing.rise = 2;
-	app.timing.fall = 2;
-	TAILQ_INSERT_TAIL(&pool.checks, &app, entry);
-	status.name = "status";
-	status.ops = &check_fpm_status_ops;
-	status.pool = &pool;
-	status.timing.interval_ms = 2000;
-	status.timing.timeout_ms = 1000;
-	status.timing.rise = 2;
-	status.timing.fall = 2;
-	status.st.healthy = 1;
-	TAILQ_INSERT_HEAD(&pool.checks, &status, entry);
-	pool.sampler = &status;
 }
 
 /* Hand the policy one probe outcome of check c, as probe_done() does. */
