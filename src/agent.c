@@ -356,10 +356,22 @@ agent_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	char			 who[INET6_ADDRSTRLEN];
 	uint64_t		 now;
 
-	/* Accepted sockets are already non-blocking (libevent's accept4). */
-	if (nclients >= clients_max ||
-	    !cidr_match(agent_conf->allow, agent_conf->nallow, sa)) {
+	/*
+	 * Accepted sockets are already non-blocking (libevent's accept4).
+	 * At the cap (a listener resumed after EMFILE, a reload that lowered
+	 * it) stop accepting again, so that the next peers wait in the
+	 * backlog; a refused source counts toward the burst, so that a flood
+	 * of them still yields to the event loop.
+	 */
+	if (nclients >= clients_max) {
 		close(fd);
+		agent_accept_hold();
+		return;
+	}
+	if (!cidr_match(agent_conf->allow, agent_conf->nallow, sa)) {
+		close(fd);
+		if (++accept_burst >= AGENT_ACCEPT_BURST)
+			agent_accept_hold();
 		return;
 	}
 	if (source_take(sa, &src) == -1) {

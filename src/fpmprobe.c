@@ -54,7 +54,8 @@ static int		 verbose;
 
 static void	usage(FILE *, int) __attribute__((noreturn));
 static void	once_usage(const char *) __attribute__((noreturn));
-static int	has_arg(int, char **, const char *);
+static int	has_once(int, char **);
+static void	stdio_hold(void);
 static struct config *load(const char *);
 static int	run_once(int, char **, int, int, unsigned int);
 static int	run_daemon(int);
@@ -108,20 +109,43 @@ static void
 once_usage(const char *why)
 {
 	printf("FPMPROBE UNKNOWN - %s; usage: fpmprobe --once [--json] "
-	    "[--timeout duration] [-c file] [pool ...]\n", why);
+	    "[--audit] [--timeout duration] [-c file] [pool ...]\n", why);
 	exit(3);
 }
 
-/* Is ARG among the arguments, before any "--"? */
+/*
+ * Is --once among the arguments, before any "--", as getopt_long will
+ * take it: abbreviated ("--onc") or with an argument it refuses?
+ */
 static int
-has_arg(int argc, char **argv, const char *arg)
+has_once(int argc, char **argv)
 {
+	size_t	 len;
 	int	 i;
 
-	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strcmp(argv[i], arg) == 0)
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		len = strcspn(argv[i], "=");
+		if (len >= 3 && len <= 6 && strncmp(argv[i], "--once", len) == 0)
 			return 1;
+	}
 	return 0;
+}
+
+/*
+ * Started with standard input, output or error closed, the pid file or a
+ * listener could get descriptor 0, 1 or 2, and daemon_ready()'s dup2()
+ * would close it (the pid file's lock with it): keep all three open.
+ */
+static void
+stdio_hold(void)
+{
+	int	 fd;
+
+	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1 &&
+	    fd <= STDERR_FILENO)
+		;
+	if (fd > STDERR_FILENO)
+		close(fd);
 }
 
 /* Load a configuration, printing one line per problem. */
@@ -168,6 +192,7 @@ main(int argc, char *argv[])
 	unsigned int	 timeout_ms = 0;
 	const char	*why = NULL;
 
+	stdio_hold();
 	nofile_raise();
 
 	if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
@@ -183,7 +208,7 @@ main(int argc, char *argv[])
 	}
 
 	/* Known before parsing, so that every usage error says it right. */
-	once = has_arg(argc, argv, "--once");
+	once = has_once(argc, argv);
 	if (once)
 		opterr = 0;
 	while ((ch = getopt_long(argc, argv, "fc:p:tvVh", longopts, NULL))
@@ -231,9 +256,8 @@ main(int argc, char *argv[])
 			break;
 		default:
 			if (once)
-				once_usage(optopt != 0 && optopt < 256 ?
-				    "unknown or incomplete option" :
-				    "unknown option");
+				once_usage("an unknown option, or one with a "
+				    "missing or unexpected argument");
 			usage(stderr, 1);
 		}
 	}

@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/stack.sh"
 . "$here/../lib/probe.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (php-fpm -R)"
-plan 23
+plan 26
 
 stack_init
 fpm_start www
@@ -59,6 +59,19 @@ kill -TERM "$pid"
 ok "SIGTERM stops the daemon" poll_until 10 gone "$pid"
 ok "the pid file is removed at exit" test ! -e "$pidfile"
 ok "so is the control socket" test ! -e "$STACK_DIR/ctl.sock"
+
+# Started with standard input, output and error closed (as some init
+# scripts do), the daemon still holds its pid file's lock: the descriptor
+# must not be one that detaching points at /dev/null.
+"$FPMPROBE" -c "$conf" -p "$pidfile" <&- >&- 2>&-
+pid=$(cat "$pidfile" 2>/dev/null)
+[ -n "$pid" ] && stack_track_pid "$pid"
+ok "started with stdio closed, the agent answers" poll_until 5 sh -c "'$AGENTC' 127.0.0.1:$port | grep -q '^ready up 100%'"
+out=$("$FPMPROBE" -c "$conf" -p "$pidfile" 2>&1); rc=$?
+ok "and its pid file is still locked: a second instance is refused (exit $rc)" \
+	sh -c "[ $rc = 1 ] && printf '%s' '$out' | grep -qF '$pidfile: another fpmprobe is running'"
+kill -TERM "$pid" 2>/dev/null
+ok "SIGTERM stops it" poll_until 10 gone "$pid"
 
 # The pid file is written before the parent returns: read by another
 # process the moment the parent exits, it names the running daemon and is
