@@ -7,6 +7,8 @@
 #   agent_ask PORT [LINE]            print the agent's answer
 #   fake_start MODE                  start tests/unit/fcgi_fake; sets FAKE_ADDR
 #   json_get JSON EXPR               evaluate a python expression on j=json
+#   require_checks TYPE...           skip the script unless fpmprobe was built
+#                                    with these check types (pgsql mysql http)
 #   http_ask URL [CURL-ARGS...]      print the status code; the headers and
 #                                    body go to $STACK_DIR/http.headers, .body
 
@@ -108,4 +110,22 @@ fpm_occupy() {
 		timeout $((s + 10)) bash -c "$(declare -f fcgi_get); fcgi_get '$addr' '$STACK_WWW/sleep.php' 's=$s'" >/dev/null 2>&1 &
 		stack_track_pid $!
 	done
+}
+
+# Skip the whole script unless fpmprobe was built with every check TYPE
+# given: -t names a type compiled out as "not available in this build".
+require_checks() {
+	local t checks=
+	for t; do
+		case $t in
+		pgsql) checks+='{ name: db, type: pgsql, conninfo: "dbname=x" }, ' ;;
+		mysql) checks+='{ name: my, type: mysql, host: 127.0.0.1, user: x }, ' ;;
+		http) checks+='{ name: h, type: http, url: "http://127.0.0.1/" }, ' ;;
+		*) bail_out "require_checks: unknown type $t" ;;
+		esac
+	done
+	if "$FPMPROBE" -t -c /dev/stdin 2>&1 <<<"pools: { x: { fastcgi: \"127.0.0.1:1\", checks: [ ${checks%, } ] } }" |
+		grep -q "not available in this build"; then
+		skip_all "fpmprobe built without the $* checks"
+	fi
 }

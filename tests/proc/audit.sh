@@ -14,11 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v mariadb-install-db >/dev/null || skip_all "no MariaDB server installed"
 
 stack_init
-probe_conf=$STACK_DIR/probe-audit.yml
-printf 'pools:\n  x:\n    fastcgi: 127.0.0.1:1\n    checks:\n      - { name: db, type: pgsql, conninfo: "dbname=x" }\n      - { name: my, type: mysql, host: 127.0.0.1, user: x }\n' >"$probe_conf"
-if "$FPMPROBE" -t -c "$probe_conf" 2>&1 | grep -q "not available in this build"; then
-	skip_all "fpmprobe built without PostgreSQL or MariaDB checks"
-fi
+require_checks pgsql mysql
 plan 31
 
 fpm_start open request_terminate_timeout=0 status_listen=1 || bail_out "php-fpm open"

@@ -7,10 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/stack.sh"
 . "$here/../lib/probe.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (php-fpm -R, private servers)"
-if "$FPMPROBE" -t -c /dev/stdin 2>&1 <<<'pools: { p: { fastcgi: "127.0.0.1:1", checks: [ { name: h, type: http, url: "http://127.0.0.1/" } ] } }' |
-	grep -q "not available in this build"; then
-	skip_all "built without libcurl"
-fi
+require_checks http
 plan 41
 
 stack_init

@@ -12,11 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v mariadb-install-db >/dev/null || skip_all "no MariaDB server installed"
 
 stack_init
-probe_conf=$STACK_DIR/probe-mysql.yml
-printf 'pools:\n  x:\n    fastcgi: 127.0.0.1:1\n    checks:\n      - { name: db, type: mysql, host: 127.0.0.1, user: x }\n' >"$probe_conf"
-if "$FPMPROBE" -t -c "$probe_conf" 2>&1 | grep -q "not available in this build"; then
-	skip_all "fpmprobe built without MariaDB/MySQL checks"
-fi
+require_checks mysql
 plan 52
 my_start || bail_out "MariaDB did not start"
 

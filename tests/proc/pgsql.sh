@@ -12,11 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 [ -x "$PG_BINDIR/postgres" ] || skip_all "no PostgreSQL in $PG_BINDIR"
 
 stack_init
-probe_conf=$STACK_DIR/probe-pgsql.yml
-printf 'pools:\n  x:\n    fastcgi: 127.0.0.1:1\n    checks:\n      - { name: db, type: pgsql, conninfo: "dbname=x" }\n' >"$probe_conf"
-if "$FPMPROBE" -t -c "$probe_conf" 2>&1 | grep -q "not available in this build"; then
-	skip_all "fpmprobe built without PostgreSQL checks"
-fi
+require_checks pgsql
 plan 50
 pg_start || bail_out "PostgreSQL did not start"
 
