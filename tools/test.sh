@@ -53,6 +53,14 @@ step_end() {
 	step_name=
 }
 
+# A failed test's log: each failed point with the diagnostics that follow
+# it (what was got and expected), then the last 30 lines.
+show_failed() {
+	awk '/^not ok / { n = 25 } n > 0 { print; n-- }' "$1" | head -n 200
+	echo "(last 30 lines)"
+	tail -n 30 "$1"
+}
+
 # ---------------------------------------------------------------------
 # Hardening passes, after make check: the unit and process tests once more
 # built with clang under ASan + UBSan, leak detection on, in a copy of the
@@ -87,8 +95,8 @@ harden_passes() {
 		echo "sanitizers: $p passed, $f failed, $s skipped"
 		(cd "$san" && find . -name '*.trs' -exec grep -lE '^:test-result: (FAIL|XPASS|ERROR)' {} + 2>/dev/null) |
 			sort | while IFS= read -r trs; do
-				printf '\n==> failed under the sanitizers: %s (last 60 lines)\n' "${trs%.trs}.log"
-				tail -n 60 "$san/${trs%.trs}.log"
+				printf '\n==> failed under the sanitizers: %s\n' "${trs%.trs}.log"
+				show_failed "$san/${trs%.trs}.log"
 			done
 		passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 		reports=$(find "$logs" -type f | sort)
@@ -152,8 +160,8 @@ read -r passed failed skipped < <(count_results)
 find . -name '*.trs' -exec grep -lE '^:test-result: (FAIL|XPASS|ERROR)' {} + 2>/dev/null |
 	sort | while IFS= read -r trs; do
 		log=${trs%.trs}.log
-		step "failed: ${log#./} (last 60 lines)"
-		tail -n 60 "$log"
+		step "failed: ${log#./}"
+		show_failed "$log"
 	done
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
 	# make check failed without a failed test: building a test program,
