@@ -191,7 +191,7 @@ field_set(void *base, const struct field *f, const char *val, size_t len)
 			memcpy(p, &v, sizeof(v));
 		break;
 	case FIELD_STR:
-		sanitize_text(p, f->size, val, len);
+		sanitize_utf8(p, f->size, val, len);
 		break;
 	case FIELD_PID:
 		if (u64_parse(val, len, &v) == 0 && v > 0 && v <= INT_MAX) {

@@ -800,6 +800,8 @@ void	 errlist_add(struct errlist *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 errlist_free(struct errlist *);
 size_t	 strlcpy_safe(char *, const char *, size_t);
+size_t	 utf8_len(const unsigned char *, size_t);
+void	 sanitize_utf8(char *, size_t, const char *, size_t);
 void	 sanitize_text(char *, size_t, const char *, size_t);
 void	 quote_value(char *, size_t, const char *, size_t);
 void	 scrub_secret(char *, const char *);

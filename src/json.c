@@ -20,18 +20,20 @@ json_str(struct buf *b, const char *s)
 		json_strn(b, s, strlen(s));
 }
 
-/* Append len bytes as a JSON string; bytes that are not ASCII become '?'. */
+/*
+ * Append len bytes as a JSON string.  Well-formed UTF-8 passes through
+ * unchanged; each byte that is not part of it becomes U+FFFD.
+ */
 void
 json_strn(struct buf *b, const char *s, size_t len)
 {
-	size_t	 i;
-	char	 esc[8];
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 i, n;
+	char			 esc[8];
 
 	buf_add(b, "\"", 1);
 	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		switch (c) {
+		switch (u[i]) {
 		case '"':
 			buf_add(b, "\\\"", 2);
 			break;
@@ -48,13 +50,16 @@ json_strn(struct buf *b, const char *s, size_t len)
 			buf_add(b, "\\t", 2);
 			break;
 		default:
-			if (c < 0x20 || c == 0x7f) {
-				snprintf(esc, sizeof(esc), "\\u%04x", c);
+			if (u[i] < 0x20 || u[i] == 0x7f) {
+				snprintf(esc, sizeof(esc), "\\u%04x", u[i]);
 				buf_addstr(b, esc);
-			} else if (c >= 0x80)
-				buf_add(b, "?", 1);
-			else
+			} else if (u[i] < 0x80)
 				buf_add(b, &s[i], 1);
+			else if ((n = utf8_len(u + i, len - i)) > 0) {
+				buf_add(b, &s[i], n);
+				i += n - 1;
+			} else
+				buf_add(b, "\xef\xbf\xbd", 3);	/* U+FFFD */
 		}
 	}
 	buf_add(b, "\"", 1);

@@ -436,32 +436,96 @@ strlcpy_safe(char *dst, const char *src, size_t size)
 }
 
 /*
- * Copy untrusted text (a peer's STDERR, a DB error, a pool name sent by a
- * client) into a one-line, printable form: control bytes and non-ASCII
- * become spaces or '?', runs of blanks fold into one, ends are trimmed.
+ * The length of the well-formed UTF-8 sequence at s (RFC 3629: no
+ * overlong form, no surrogate, nothing past U+10FFFF), or 0.
  */
-void
-sanitize_text(char *dst, size_t dstlen, const char *src, size_t srclen)
+size_t
+utf8_len(const unsigned char *s, size_t len)
 {
-	size_t	 i, o = 0;
-	int	 space = 1;
+	size_t	 n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;		/* overlong */
+		else if (s[0] == 0xed)
+			hi = 0x9f;		/* surrogates */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;		/* overlong */
+		else if (s[0] == 0xf4)
+			hi = 0x8f;		/* past U+10FFFF */
+	} else
+		return 0;
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * Copy untrusted text (a peer's STDERR, a DB error, a pool name sent by a
+ * client) into a one-line, printable form: control bytes become spaces,
+ * runs of blanks fold into one, ends are trimmed.  With utf8, well-formed
+ * UTF-8 is kept whole (never cut inside a character) and any other byte
+ * past ASCII becomes U+FFFD; without, each such byte becomes '?', for
+ * the agent's ASCII line.
+ */
+static void
+sanitize(char *dst, size_t dstlen, const char *src, size_t srclen, int utf8)
+{
+	const unsigned char	*u = (const unsigned char *)src;
+	size_t			 i, n, o = 0;
+	int			 space = 1;
 
 	if (dstlen == 0)
 		return;
-	for (i = 0; i < srclen && src[i] != '\0' && o + 1 < dstlen; i++) {
-		unsigned char c = (unsigned char)src[i];
-		if (c < 0x20 || c == 0x7f || c == ' ') {
+	for (i = 0; i < srclen && u[i] != '\0' && o + 1 < dstlen; i++) {
+		if (u[i] < 0x20 || u[i] == 0x7f || u[i] == ' ') {
 			if (!space)
 				dst[o++] = ' ';
 			space = 1;
 			continue;
 		}
-		dst[o++] = c >= 0x80 ? '?' : (char)c;
 		space = 0;
+		if (u[i] < 0x80 || !utf8) {
+			dst[o++] = u[i] < 0x80 ? (char)u[i] : '?';
+			continue;
+		}
+		if ((n = utf8_len(u + i, srclen - i)) > 0) {
+			if (o + n >= dstlen)
+				break;
+			memcpy(dst + o, src + i, n);
+			i += n - 1;
+		} else {
+			if (o + 3 >= dstlen)
+				break;
+			memcpy(dst + o, "\xef\xbf\xbd", 3);	/* U+FFFD */
+			n = 3;
+		}
+		o += n;
 	}
 	while (o > 0 && dst[o - 1] == ' ')
 		o--;
 	dst[o] = '\0';
+}
+
+void
+sanitize_text(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	sanitize(dst, dstlen, src, srclen, 0);
+}
+
+void
+sanitize_utf8(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	sanitize(dst, dstlen, src, srclen, 1);
 }
 
 /* A value as a reason quotes it: printable, short, cut visibly. */

@@ -30,6 +30,22 @@ clean_check(const char *s, size_t room)
 	FUZZ_ASSERT(strstr(s, "  ") == NULL);
 }
 
+/* Well-formed UTF-8 with no control byte, as sanitize_utf8 makes. */
+static void
+utf8_check(const char *s, size_t room)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 len = strlen(s), i, n;
+
+	FUZZ_ASSERT(len < room);
+	for (i = 0; i < len; i += n) {
+		FUZZ_ASSERT(u[i] >= 0x20 && u[i] != 0x7f);
+		n = u[i] < 0x80 ? 1 : utf8_len(u + i, len - i);
+		FUZZ_ASSERT(n > 0);
+	}
+	FUZZ_ASSERT(strstr(s, "  ") == NULL);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -57,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	room = 4 + (which >> 3) * 8;
 	if (room > sizeof(out))
 		room = sizeof(out);
-	switch (which % 6) {
+	switch (which % 7) {
 	case 0:
 		if (duration_parse(text, &ms, &err) == 0)
 			FUZZ_ASSERT(ms <= 24U * 3600 * 1000);
@@ -100,6 +116,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Bytes after a NUL are not text: sanitize stops there. */
 		sanitize_text(out, room, (const char *)data, size);
 		clean_check(out, room);
+		break;
+	case 6:
+		sanitize_utf8(out, room, text, size);
+		utf8_check(out, room);
 		break;
 	}
 	free(text);

@@ -419,17 +419,26 @@ prefix_consistent(const struct fpm_status *part, const struct fpm_status *full)
 	return 1;
 }
 
-/* Is a fixed text array terminated and free of control bytes? */
+/*
+ * Is a fixed text array terminated, well-formed UTF-8 and free of
+ * control bytes?
+ */
 static int
 text_sane(const char *s, size_t size)
 {
-	size_t	 i;
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 i, n;
 
 	for (i = 0; i < size; i++) {
-		if (s[i] == '\0')
+		if (u[i] == '\0')
 			return 1;
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+		if (u[i] < 0x20 || u[i] == 0x7f)
 			return 0;
+		if (u[i] >= 0x80) {
+			if ((n = utf8_len(u + i, size - i)) == 0)
+				return 0;
+			i += n - 1;
+		}
 	}
 	return 0;
 }
@@ -930,8 +939,8 @@ test_strings(void)
 	    "method truncated");
 	is_int(strlen(st.workers[0].uri), sizeof(st.workers[0].uri) - 1,
 	    "URI truncated");
-	is_str(st.workers[0].script, "/a [31m b??.php",
-	    "control bytes and non-ASCII cleaned");
+	is_str(st.workers[0].script, "/a [31m b\xef\xbf\xbd\xef\xbf\xbd.php",
+	    "control bytes folded, bytes that are not UTF-8 made U+FFFD");
 	is_str(st.workers[1].uri, "", "a line over 8 KiB is skipped");
 	is_str(st.workers[1].script, "/ok.php", "the next line is read");
 	ok(status_sane(&st), "long strings: sane");

@@ -132,6 +132,52 @@ test_text(void)
 	ok(b.data == NULL, "free is idempotent");
 }
 
+/* json_strn of len bytes, as a C string. */
+static const char *
+json_of(const char *s, size_t len)
+{
+	static char	 out[128];
+	struct buf	 b = { NULL, 0, 0 };
+
+	json_strn(&b, s, len);
+	snprintf(out, sizeof(out), "%.*s", (int)b.len, (const char *)b.data);
+	buf_free(&b);
+	return out;
+}
+
+static void
+test_utf8(void)
+{
+	char	 out[16];
+
+	is_str(json_of("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14),
+	    "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+	    "JSON: well-formed UTF-8 passes through");
+	is_str(json_of("a\xff" "b", 3), "\"a\xef\xbf\xbd" "b\"",
+	    "JSON: an invalid byte becomes U+FFFD");
+	is_str(json_of("\xc0\xaf", 2), "\"\xef\xbf\xbd\xef\xbf\xbd\"",
+	    "JSON: an overlong form is two invalid bytes");
+	is_str(json_of("\xed\xa0\x80", 3),
+	    "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
+	    "JSON: a surrogate is invalid");
+	is_str(json_of("\xf4\x90\x80\x80", 4),
+	    "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
+	    "JSON: past U+10FFFF is invalid");
+	is_str(json_of("\xe2\x82", 2), "\"\xef\xbf\xbd\xef\xbf\xbd\"",
+	    "JSON: a sequence cut at the end is invalid");
+	is_str(json_of("\"\\\x01", 3), "\"\\\"\\\\\\u0001\"",
+	    "JSON: quotes, backslashes and controls are escaped");
+
+	sanitize_utf8(out, sizeof(out), "/caf\xc3\xa9?q=\x01x", 12);
+	is_str(out, "/caf\xc3\xa9?q= x", "UTF-8 kept, control bytes folded");
+	sanitize_utf8(out, sizeof(out), "a\xff", 2);
+	is_str(out, "a\xef\xbf\xbd", "an invalid byte becomes U+FFFD");
+	sanitize_utf8(out, 6, "abcd\xc3\xa9", 6);
+	is_str(out, "abcd", "never cut inside a character");
+	sanitize_utf8(out, 6, "abc\xff", 4);
+	is_str(out, "abc", "nor inside U+FFFD");
+}
+
 int
 main(void)
 {
@@ -139,5 +185,6 @@ main(void)
 	test_addresses();
 	test_cidr();
 	test_text();
+	test_utf8();
 	return tap_done();
 }
