@@ -53,6 +53,7 @@ struct agent_source {
  * configuration, so that a reload may close or change either under it.
  */
 struct agent_conn {
+	TAILQ_ENTRY(agent_conn)	 entry;
 	int			 fd;
 	struct agent_source	*src;		/* NULL: a unix socket peer */
 	struct event		*ev;
@@ -64,6 +65,9 @@ struct agent_conn {
 	uint64_t		 deadline_us;	/* of the current phase */
 	int			 silent;	/* sent no line in time */
 };
+
+/* Every connection open, so that a stop can release those in flight. */
+static TAILQ_HEAD(, agent_conn)	conns = TAILQ_HEAD_INITIALIZER(conns);
 
 static void	agent_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
@@ -336,6 +340,8 @@ agent_stop(void)
 		event_free(accept_yield);
 	accept_yield = NULL;
 	accept_held = 0;
+	while (!TAILQ_EMPTY(&conns))
+		agent_close(TAILQ_FIRST(&conns));
 	agent_unpark(-1, 0, NULL);
 	if (park_timer != NULL)
 		event_free(park_timer);
@@ -403,6 +409,7 @@ agent_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	ac = xcalloc(1, sizeof(*ac));
 	ac->fd = fd;
 	ac->src = src;
+	TAILQ_INSERT_TAIL(&conns, ac, entry);
 	if (l->serves != NULL) {
 		agent_answer(ac, l->serves);
 		return;
@@ -613,6 +620,7 @@ agent_arm(struct agent_conn *ac, short what, event_callback_fn cb)
 static void
 agent_close(struct agent_conn *ac)
 {
+	TAILQ_REMOVE(&conns, ac, entry);
 	if (ac->ev != NULL)
 		event_free(ac->ev);
 	close(ac->fd);
