@@ -1062,5 +1062,6 @@ int	 thresholds_code(const struct thresholds *, enum metric, double,
 	    const struct range **);
 int	 thresholds_on(const struct thresholds *, enum metric);
 const char *metric_str(enum metric);
+void	 report_thresholds(const struct thresholds *);
 
 #endif /* FPMPROBE_H */
