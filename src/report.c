@@ -76,8 +76,8 @@ report_thresholds(const struct thresholds *t)
 
 /*
  * Nagios code of one pool: down is critical, degraded is a warning.  A
- * weight under 100% (stuck workers) is a warning unless a threshold on
- * the weight or on stuck workers says which are.
+ * weight under 100% (stuck workers) is a warning, unless a threshold on
+ * the weight or on stuck workers says from when it is.
  */
 static int
 pool_code(struct config *conf, struct pool *pool)
