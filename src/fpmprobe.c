@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -24,18 +25,40 @@
 
 #include "fpmprobe.h"
 
+/*
+ * Long options without a short one; config and test-config too, whose
+ * letters check_fpmprobe gives to -c (critical) and -t (timeout).
+ */
 enum {
 	OPT_ONCE = 256,
+	OPT_CONFIG,
+	OPT_TEST,
 	OPT_JSON,
 	OPT_TIMEOUT,
-	OPT_AUDIT
+	OPT_AUDIT,
+	OPT_WARNING,
+	OPT_CRITICAL
 };
 
+/* The name that makes fpmprobe a Monitoring Plugin, and its -t default. */
+#define PLUGIN_NAME		"check_fpmprobe"
+#define PLUGIN_TIMEOUT_S	10
+
+/* What --once is asked, as fpmprobe --once or as check_fpmprobe. */
+struct once_opts {
+	int			 json;
+	int			 audit;
+	unsigned int		 timeout_ms;	/* 0: none */
+	int			 nthresholds;
+	struct thresholds	 th;
+};
+
+/* The long options of both names. */
 static const struct option longopts[] = {
 	{ "foreground",		no_argument,		NULL, 'f' },
-	{ "config",		required_argument,	NULL, 'c' },
+	{ "config",		required_argument,	NULL, OPT_CONFIG },
 	{ "pidfile",		required_argument,	NULL, 'p' },
-	{ "test-config",	no_argument,		NULL, 't' },
+	{ "test-config",	no_argument,		NULL, OPT_TEST },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "version",		no_argument,		NULL, 'V' },
 	{ "help",		no_argument,		NULL, 'h' },
@@ -43,6 +66,8 @@ static const struct option longopts[] = {
 	{ "json",		no_argument,		NULL, OPT_JSON },
 	{ "timeout",		required_argument,	NULL, OPT_TIMEOUT },
 	{ "audit",		no_argument,		NULL, OPT_AUDIT },
+	{ "warning",		required_argument,	NULL, OPT_WARNING },
+	{ "critical",		required_argument,	NULL, OPT_CRITICAL },
 	{ NULL,			0,			NULL, 0 }
 };
 
@@ -51,13 +76,20 @@ static const char	*conffile = FPMPROBE_CONF;
 static const char	*pidfile;
 static int		 pidfd = -1;
 static int		 verbose;
+static int		 plugin;	/* started as check_fpmprobe */
 
 static void	usage(FILE *, int) __attribute__((noreturn));
 static void	once_usage(const char *) __attribute__((noreturn));
+static void	once_badopt(int, char **) __attribute__((noreturn));
 static int	has_once(int, char **);
+static void	threshold_option(struct once_opts *, int, const char *,
+		    const char *, int);
+static int	seconds_parse(const char *, unsigned int *);
+static void	plugin_help(void);
+static int	plugin_main(int, char **);
 static void	stdio_hold(void);
 static struct config *load(const char *);
-static int	run_once(int, char **, int, int, unsigned int);
+static int	run_once(int, char **, const struct once_opts *);
 static int	run_daemon(int);
 static void	pidfile_open(void);
 static void	pidfile_write(void);
@@ -78,8 +110,9 @@ usage(FILE *f, int code)
 	fprintf(f,
 	    "usage: fpmprobe [-fv] [-c file] [-p pidfile]\n"
 	    "       fpmprobe -t [-c file]\n"
-	    "       fpmprobe --once [--json] [--audit] [--timeout duration] "
-	    "[-c file] [pool ...]\n"
+	    "       fpmprobe --once [--json] [--audit] [--timeout duration]\n"
+	    "                [--warning list] [--critical list] [-c file] "
+	    "[pool ...]\n"
 	    "       fpmprobe ctl [-c file] maint|drain pool [reason ...]\n"
 	    "       fpmprobe ctl [-c file] ready pool | show\n"
 	    "       fpmprobe -V | -h\n"
@@ -94,6 +127,12 @@ usage(FILE *f, int code)
 	    "      --audit         with --once: unbounded waits found by the\n"
 	    "                      audit are a WARNING\n"
 	    "      --timeout DUR   with --once: end the whole run within DUR\n"
+	    "      --warning LIST  with --once: WARNING when a value raises a\n"
+	    "                      range, LIST being metric=RANGE[,...] with\n"
+	    "                      metric weight (%%), stuck or latency (s) and\n"
+	    "                      RANGE as Monitoring Plugins write it:\n"
+	    "                      10, 10:, ~:10, 10:20 or @10:20\n"
+	    "      --critical LIST with --once: CRITICAL likewise\n"
 	    "  -v, --verbose       also log failed probes, every status sample\n"
 	    "                      and each port opened or closed\n"
 	    "  -V, --version       print the version\n"
@@ -108,9 +147,190 @@ usage(FILE *f, int code)
 static void
 once_usage(const char *why)
 {
-	printf("FPMPROBE UNKNOWN - %s; usage: fpmprobe --once [--json] "
-	    "[--audit] [--timeout duration] [-c file] [pool ...]\n", why);
+	if (plugin)
+		printf("FPMPROBE UNKNOWN - %s; usage: " PLUGIN_NAME " [-v] "
+		    "[-w list] [-c list] [-t seconds] [-C file] [--json] "
+		    "[--audit] [pool ...]\n", why);
+	else
+		printf("FPMPROBE UNKNOWN - %s; usage: fpmprobe --once [--json] "
+		    "[--audit] [--timeout duration] [--warning list] "
+		    "[--critical list] [-c file] [pool ...]\n", why);
 	exit(3);
+}
+
+/*
+ * A usage error getopt_long found in --once (opterr 0, optstring with a
+ * leading ':'): name the option.
+ */
+static void
+once_badopt(int ch, char **argv)
+{
+	char		 opt[64], why[256];
+	const char	*arg = argv[optind - 1];
+
+	if (optopt > 0 && optopt < 256)
+		snprintf(opt, sizeof(opt), "-%c", optopt);
+	else
+		snprintf(opt, sizeof(opt), "%.*s", (int)strcspn(arg, "="), arg);
+	if (ch == ':')
+		snprintf(why, sizeof(why), "%s needs an argument", opt);
+	else if (optopt >= 256)
+		snprintf(why, sizeof(why), "%s takes no argument", opt);
+	else if (!plugin && optopt == 'w')
+		snprintf(why, sizeof(why), "unknown option -w (fpmprobe --once "
+		    "takes --warning and --critical; -w, -c and -t are "
+		    PLUGIN_NAME "'s)");
+	else
+		snprintf(why, sizeof(why), "unknown option %s", opt);
+	once_usage(why);
+}
+
+/*
+ * Add a --warning (level 1) or --critical (level 2) list; a list that
+ * does not parse is a usage error, UNKNOWN in --once.
+ */
+static void
+threshold_option(struct once_opts *o, int level, const char *opt,
+    const char *arg, int once)
+{
+	char	 err[200], why[300];
+
+	o->nthresholds++;
+	if (thresholds_parse(&o->th, level, arg, err, sizeof(err)) == 0)
+		return;
+	snprintf(why, sizeof(why), "%s %s%s", opt, err, plugin &&
+	    level == 2 && strchr(arg, '/') != NULL ?
+	    " (the configuration file is -C FILE)" : "");
+	if (once)
+		once_usage(why);
+	log_warnx("fpmprobe: %s", why);
+	usage(stderr, 1);
+}
+
+/* A plugin's -t: whole seconds, 1 to an hour.  Returns 0 or -1. */
+static int
+seconds_parse(const char *s, unsigned int *ms)
+{
+	unsigned int	 v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		v = v * 10 + (unsigned int)(*s - '0');
+		if (v > TIMEOUT_MAX_MS / 1000)
+			return -1;
+	}
+	if (v == 0)
+		return -1;
+	*ms = v * 1000;
+	return 0;
+}
+
+/* check_fpmprobe --help: the revision, the usage, then each option. */
+static void
+plugin_help(void)
+{
+	printf(PLUGIN_NAME " (fpmprobe %s)\n"
+	    "Probe PHP-FPM pools once and report as a Monitoring Plugin.\n"
+	    "\n"
+	    "usage: " PLUGIN_NAME " [-v] [-w list] [-c list] [-t seconds] "
+	    "[-C file]\n"
+	    "       [--json] [--audit] [pool ...]\n"
+	    "\n"
+	    "  -w, --warning LIST   WARNING when a value raises a range of LIST\n"
+	    "  -c, --critical LIST  CRITICAL likewise\n"
+	    "                       LIST: metric=RANGE[,metric=RANGE...], with\n"
+	    "                         weight   each pool's weight, percent\n"
+	    "                         stuck    each pool's stuck workers\n"
+	    "                         latency  each check's latency, seconds\n"
+	    "                       RANGE: [@]start:end, an alert outside it\n"
+	    "                       (inside with @), endpoints included:\n"
+	    "                         10 < 0 or > 10     10: < 10   ~:10 > 10\n"
+	    "                         10:20 < 10 or > 20 @10:20 10 to 20\n"
+	    "                       A weight or stuck threshold replaces the\n"
+	    "                       WARNING of any weight under 100%%.\n"
+	    "  -t, --timeout SECS   end the whole run within SECS seconds "
+	    "(default %d)\n"
+	    "  -C, --config FILE    configuration (default %s)\n"
+	    "      --json           print the report as JSON\n"
+	    "      --audit          unbounded waits found by the audit are a "
+	    "WARNING\n"
+	    "  -v, --verbose        also log failed probes and status samples "
+	    "to stderr\n"
+	    "  -V, --version        print the version\n"
+	    "  -h, --help           this text\n"
+	    "\n"
+	    "Pools are all configured ones, or those named.  Exit status: 0 OK,\n"
+	    "1 WARNING, 2 CRITICAL, 3 UNKNOWN (a usage error, -h, -V).\n",
+	    PACKAGE_VERSION, PLUGIN_TIMEOUT_S, FPMPROBE_CONF);
+}
+
+/*
+ * Started as check_fpmprobe (a link's name): --once with the options of
+ * Monitoring Plugins, -w and -c thresholds, -t seconds (10 by default),
+ * -C for the configuration.
+ */
+static int
+plugin_main(int argc, char **argv)
+{
+	struct once_opts	 o;
+	int			 ch;
+
+	memset(&o, 0, sizeof(o));
+	o.timeout_ms = PLUGIN_TIMEOUT_S * 1000;
+	plugin = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":w:c:t:C:vVh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'w':
+		case OPT_WARNING:
+			threshold_option(&o, 1, "-w", optarg, 1);
+			break;
+		case 'c':
+		case OPT_CRITICAL:
+			threshold_option(&o, 2, "-c", optarg, 1);
+			break;
+		case 't':
+		case OPT_TIMEOUT:
+			if (seconds_parse(optarg, &o.timeout_ms) == -1)
+				once_usage("-t takes whole seconds, 1 to 3600, "
+				    "like 10");
+			break;
+		case 'C':
+		case OPT_CONFIG:
+			conffile = optarg;
+			break;
+		case 'f':
+		case 'p':
+		case OPT_TEST:
+			once_usage("--foreground, --pidfile and --test-config "
+			    "are fpmprobe's, not " PLUGIN_NAME "'s");
+		case 'v':
+			verbose = 1;
+			break;
+		case 'V':
+			printf(PLUGIN_NAME " (fpmprobe %s)\n", PACKAGE_VERSION);
+			return 3;
+		case 'h':
+			plugin_help();
+			return 3;
+		case OPT_ONCE:
+			break;
+		case OPT_JSON:
+			o.json = 1;
+			break;
+		case OPT_AUDIT:
+			o.audit = 1;
+			break;
+		default:
+			once_badopt(ch, argv);
+		}
+	}
+	log_init(1, verbose);
+	return run_once(argc - optind, argv + optind, &o);
 }
 
 /*
@@ -188,12 +408,19 @@ nofile_raise(void)
 int
 main(int argc, char *argv[])
 {
-	int		 ch, foreground = 0, test = 0, once = 0, json = 0, audit = 0;
-	unsigned int	 timeout_ms = 0;
-	const char	*why = NULL;
+	struct once_opts o;
+	int		 ch, foreground = 0, test = 0, once = 0;
+	const char	*why = NULL, *name;
 
 	stdio_hold();
 	nofile_raise();
+
+	if (argc > 0 && argv[0] != NULL) {
+		name = strrchr(argv[0], '/');
+		if (strcmp(name != NULL ? name + 1 : argv[0], PLUGIN_NAME) == 0)
+			return plugin_main(argc, argv);
+	}
+	memset(&o, 0, sizeof(o));
 
 	if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
 		log_init(1, 0);
@@ -211,19 +438,21 @@ main(int argc, char *argv[])
 	once = has_once(argc, argv);
 	if (once)
 		opterr = 0;
-	while ((ch = getopt_long(argc, argv, "fc:p:tvVh", longopts, NULL))
-	    != -1) {
+	while ((ch = getopt_long(argc, argv, once ? ":fc:p:tvVh" :
+	    "fc:p:tvVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			foreground = 1;
 			break;
 		case 'c':
+		case OPT_CONFIG:
 			conffile = optarg;
 			break;
 		case 'p':
 			pidfile = optarg;
 			break;
 		case 't':
+		case OPT_TEST:
 			test = 1;
 			break;
 		case 'v':
@@ -238,11 +467,11 @@ main(int argc, char *argv[])
 			once = 1;
 			break;
 		case OPT_JSON:
-			json = 1;
+			o.json = 1;
 			break;
 		case OPT_TIMEOUT:
-			if (duration_parse(optarg, &timeout_ms, &why) == -1 ||
-			    timeout_ms == 0) {
+			if (duration_parse(optarg, &o.timeout_ms, &why) == -1 ||
+			    o.timeout_ms == 0) {
 				if (once)
 					once_usage("--timeout takes a duration "
 					    "such as 10s");
@@ -252,12 +481,17 @@ main(int argc, char *argv[])
 			}
 			break;
 		case OPT_AUDIT:
-			audit = 1;
+			o.audit = 1;
+			break;
+		case OPT_WARNING:
+		case OPT_CRITICAL:
+			threshold_option(&o, ch == OPT_CRITICAL ? 2 : 1,
+			    ch == OPT_CRITICAL ? "--critical" : "--warning",
+			    optarg, once);
 			break;
 		default:
 			if (once)
-				once_usage("an unknown option, or one with a "
-				    "missing or unexpected argument");
+				once_badopt(ch, argv);
 			usage(stderr, 1);
 		}
 	}
@@ -265,18 +499,19 @@ main(int argc, char *argv[])
 	argv += optind;
 	log_init(1, verbose);
 
-	if ((json || timeout_ms > 0) && !once) {
-		log_warnx("fpmprobe: --json and --timeout go with --once");
+	if ((o.json || o.timeout_ms > 0 || o.nthresholds > 0) && !once) {
+		log_warnx("fpmprobe: --json, --timeout, --warning and "
+		    "--critical go with --once");
 		usage(stderr, 1);
 	}
-	if (audit && !once) {
+	if (o.audit && !once) {
 		log_warnx("fpmprobe: --audit goes with --once");
 		usage(stderr, 1);
 	}
 	if (once && (test || foreground || pidfile != NULL))
 		once_usage("-t, -f and -p do not go with --once");
 	if (once)
-		return run_once(argc, argv, json, audit, timeout_ms);
+		return run_once(argc, argv, &o);
 	if (argc > 0)
 		usage(stderr, 1);
 	if (test) {
@@ -311,7 +546,7 @@ base_new(void)
 
 /* --once: probe the named pools (or all) once and report. */
 static int
-run_once(int argc, char **argv, int json, int audit, unsigned int timeout_ms)
+run_once(int argc, char **argv, const struct once_opts *o)
 {
 	struct event_base	*base;
 	struct pool		**pools, *pool;
@@ -324,7 +559,8 @@ run_once(int argc, char **argv, int json, int audit, unsigned int timeout_ms)
 		    conffile);
 		return 3;
 	}
-	conf->audit_warning = audit;
+	conf->audit_warning = o->audit;
+	report_thresholds(&o->th);
 	pools = xcalloc(conf->npools + (size_t)argc + 1, sizeof(*pools));
 	if (argc == 0)
 		TAILQ_FOREACH(pool, &conf->pools, entry)
@@ -340,8 +576,8 @@ run_once(int argc, char **argv, int json, int audit, unsigned int timeout_ms)
 		pools[n++] = pool;
 	}
 	base = base_new();
-	hce_run_once(base, conf, pools, n, timeout_ms);
-	if (json)
+	hce_run_once(base, conf, pools, n, o->timeout_ms);
+	if (o->json)
 		report_json(&out, conf, pools, n);
 	else
 		report_text(&out, conf, pools, n);

@@ -1027,4 +1027,43 @@ void	 json_strn(struct buf *, const char *, size_t);
 void	 notify_send(const char *);
 int	 notify_watchdog_usec(uint64_t *);
 
+/*
+ * threshold.c: the Monitoring Plugins range, [@]start:end, and the
+ * thresholds of --once (--warning, --critical) on the metrics below;
+ * report.c compares them and writes them into the performance data.
+ */
+#define RANGE_TEXT_MAX		32
+
+/* Alert when a value is outside start..end, or inside it with "@". */
+struct range {
+	int			 set;
+	int			 inside;	/* "@" */
+	double			 start;		/* -HUGE_VAL: "~" */
+	double			 end;		/* HUGE_VAL: "start:" */
+	char			 text[RANGE_TEXT_MAX];	/* as written */
+};
+
+enum metric {
+	METRIC_WEIGHT,		/* a pool's weight, percent */
+	METRIC_STUCK,		/* a pool's stuck workers */
+	METRIC_LATENCY,		/* a check's latency, seconds */
+	METRIC_COUNT
+};
+
+/* A warning and a critical range per metric, each optional. */
+struct thresholds {
+	struct range		 warn[METRIC_COUNT];
+	struct range		 crit[METRIC_COUNT];
+};
+
+int	 range_parse(const char *, struct range *, char *, size_t);
+int	 range_alert(const struct range *, double);
+int	 thresholds_parse(struct thresholds *, int, const char *, char *,
+	    size_t);
+int	 thresholds_code(const struct thresholds *, enum metric, double,
+	    const struct range **);
+int	 thresholds_on(const struct thresholds *, enum metric);
+const char *metric_str(enum metric);
+void	 report_thresholds(const struct thresholds *);
+
 #endif /* FPMPROBE_H */

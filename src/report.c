@@ -12,8 +12,35 @@
 #include "fpmprobe.h"
 
 static const char *status_names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
+static const char *level_names[] = { "ok", "warning", "critical" };
+
+/* A threshold that a pool's or a check's value raised. */
+struct threshold_hit {
+	const struct pool	*pool;
+	const struct check	*check;		/* latency; NULL: pool-wide */
+	enum metric		 metric;
+	double			 value;
+	const struct range	*range;
+	int			 code;
+};
+
+/* --warning and --critical of this run, or NULL. */
+static const struct thresholds *thresholds;
 
 static int	pool_code(struct config *, struct pool *);
+static int	policy_exit_code(struct config *, struct pool **, size_t);
+static int	latency_known(const struct check *);
+static int	metric_value(const struct pool *, const struct check *,
+		    enum metric, double *);
+static void	threshold_check(const struct pool *, const struct check *,
+		    enum metric, struct threshold_hit *, size_t *);
+static int	thresholds_worst(struct pool **, size_t,
+		    struct threshold_hit *, size_t *);
+static void	threshold_hit_text(struct buf *, const struct threshold_hit *,
+		    size_t);
+static void	report_headline(struct buf *, struct config *, struct pool **,
+		    size_t, size_t);
+static void	perf_ranges(struct buf *, enum metric);
 static int	cmp_u32(const void *, const void *);
 static void	latency_stats(const struct check_status *, uint32_t *,
 		    uint32_t *, uint32_t *);
@@ -40,24 +67,39 @@ pool_type_warning(struct config *conf, struct pool *pool)
 	return 0;
 }
 
-/* Nagios code of one pool: down is critical, degraded is a warning. */
+/* Use these --warning and --critical ranges (NULL: none). */
+void
+report_thresholds(const struct thresholds *t)
+{
+	thresholds = t;
+}
+
+/*
+ * Nagios code of one pool: down is critical, degraded is a warning.  A
+ * weight under 100% (stuck workers) is a warning, unless a threshold on
+ * the weight or on stuck workers says from when it is.
+ */
 static int
 pool_code(struct config *conf, struct pool *pool)
 {
 	const struct verdict	*v = &pool->verdict;
+	int			 judged;
 
+	judged = thresholds_on(thresholds, METRIC_WEIGHT) ||
+	    thresholds_on(thresholds, METRIC_STUCK);
 	if (v->state == POOL_DOWN)
 		return 2;
-	if (v->state != POOL_UP || v->weight < 100 || v->saturated ||
-	    pool_type_warning(conf, pool) || pool->workers.sample_failed ||
+	if (v->state != POOL_UP || (v->weight < 100 && !judged) ||
+	    v->saturated || pool_type_warning(conf, pool) ||
+	    pool->workers.sample_failed ||
 	    (conf->audit_warning && audit_warnings(pool) > 0))
 		return 1;
 	return 0;
 }
 
-/* The exit code of --once: the worst pool's. */
-int
-report_exit_code(struct config *conf, struct pool **pools, size_t n)
+/* The worst pool's code, thresholds aside. */
+static int
+policy_exit_code(struct config *conf, struct pool **pools, size_t n)
 {
 	size_t	 i;
 	int	 code = 0, c;
@@ -66,6 +108,127 @@ report_exit_code(struct config *conf, struct pool **pools, size_t n)
 		if ((c = pool_code(conf, pools[i])) > code)
 			code = c;
 	return code;
+}
+
+/* The exit code of --once: the worst pool's, or a threshold's if worse. */
+int
+report_exit_code(struct config *conf, struct pool **pools, size_t n)
+{
+	struct threshold_hit	 hit;
+	size_t			 nhits;
+	int			 code, t;
+
+	code = policy_exit_code(conf, pools, n);
+	t = thresholds_worst(pools, n, &hit, &nhits);
+	return t > code ? t : code;
+}
+
+/* Did the check's probe finish, so that its latency means something? */
+static int
+latency_known(const struct check *c)
+{
+	return c->st.have_result && c->st.result != PR_TIMEOUT &&
+	    c->st.result != PR_ABORTED;
+}
+
+/*
+ * A metric's value for the thresholds, as the performance data shows it;
+ * -1 when it was not measured: the weight of a pool that is down, stuck
+ * workers without a status sample, the latency of an unfinished probe.
+ */
+static int
+metric_value(const struct pool *pool, const struct check *c, enum metric m,
+    double *v)
+{
+	switch (m) {
+	case METRIC_WEIGHT:
+		if (pool->verdict.health != POOL_UP)
+			return -1;
+		*v = pool->verdict.weight;
+		return 0;
+	case METRIC_STUCK:
+		if (!pool->workers.have)
+			return -1;
+		*v = pool->workers.stuck;
+		return 0;
+	case METRIC_LATENCY:
+		if (c == NULL || !latency_known(c))
+			return -1;
+		*v = (double)c->st.latency_us / 1e6;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Compare one value; keep the worst hit (the first of equals), count all. */
+static void
+threshold_check(const struct pool *pool, const struct check *c,
+    enum metric m, struct threshold_hit *worst, size_t *nhits)
+{
+	const struct range	*r;
+	double			 v;
+	int			 code;
+
+	if (metric_value(pool, c, m, &v) == -1 ||
+	    (code = thresholds_code(thresholds, m, v, &r)) == 0)
+		return;
+	(*nhits)++;
+	if (code <= worst->code)
+		return;
+	worst->pool = pool;
+	worst->check = c;
+	worst->metric = m;
+	worst->value = v;
+	worst->range = r;
+	worst->code = code;
+}
+
+/* The worst threshold hit over the pools: its code (0: none), how many. */
+static int
+thresholds_worst(struct pool **pools, size_t n, struct threshold_hit *worst,
+    size_t *nhits)
+{
+	const struct check	*c;
+	size_t			 i;
+
+	memset(worst, 0, sizeof(*worst));
+	*nhits = 0;
+	if (thresholds == NULL)
+		return 0;
+	for (i = 0; i < n; i++) {
+		threshold_check(pools[i], NULL, METRIC_WEIGHT, worst, nhits);
+		threshold_check(pools[i], NULL, METRIC_STUCK, worst, nhits);
+		TAILQ_FOREACH(c, &pools[i]->checks, entry)
+			if (c != pools[i]->sampler)
+				threshold_check(pools[i], c, METRIC_LATENCY,
+				    worst, nhits);
+	}
+	return worst->code;
+}
+
+/*
+ * "www weight 40% outside 50: (warning)", "www/app latency 1.503211s
+ * outside 0.5 (critical, +1 more)".
+ */
+static void
+threshold_hit_text(struct buf *b, const struct threshold_hit *h, size_t n)
+{
+	buf_addstr(b, h->pool->name);
+	if (h->check != NULL)
+		buf_printf(b, "/%s", h->check->name);
+	buf_printf(b, " %s ", metric_str(h->metric));
+	if (h->metric == METRIC_WEIGHT)
+		buf_printf(b, "%.0f%%", h->value);
+	else if (h->metric == METRIC_LATENCY)
+		buf_printf(b, "%.6fs", h->value);
+	else
+		buf_printf(b, "%.0f", h->value);
+	buf_printf(b, " %s %s (%s", h->range->inside ? "inside" : "outside",
+	    h->range->text, level_names[h->code]);
+	if (n > 1)
+		buf_printf(b, ", +%zu more", n - 1);
+	buf_addstr(b, ")");
 }
 
 /* Sort helper for latency samples. */
@@ -207,9 +370,46 @@ report_summary(struct buf *b, struct pool **pools, size_t n, size_t down)
 }
 
 /*
- * A pool's performance data.  Labels are quoted and joined with a space
- * (pool-wide) or a slash (per check), which names cannot contain, so two
- * pools never share a label; a probe that timed out has no latency (U).
+ * The first line: the status, then why.  A threshold that makes the
+ * status worse than the pools' own state comes first; one that does not
+ * comes after the pools' summary.
+ */
+static void
+report_headline(struct buf *b, struct config *conf, struct pool **pools,
+    size_t n, size_t down)
+{
+	struct threshold_hit	 hit;
+	size_t			 nhits;
+	int			 code, t;
+
+	code = policy_exit_code(conf, pools, n);
+	t = thresholds_worst(pools, n, &hit, &nhits);
+	buf_printf(b, "FPMPROBE %s - ", status_names[t > code ? t : code]);
+	if (t > code) {
+		threshold_hit_text(b, &hit, nhits);
+		buf_addstr(b, "; ");
+	}
+	report_summary(b, pools, n, down);
+	if (t > 0 && t <= code) {
+		buf_addstr(b, "; ");
+		threshold_hit_text(b, &hit, nhits);
+	}
+}
+
+/* ";warn;crit" of a metric: its ranges as written, or empty fields. */
+static void
+perf_ranges(struct buf *b, enum metric m)
+{
+	buf_printf(b, ";%s;%s",
+	    thresholds != NULL ? thresholds->warn[m].text : "",
+	    thresholds != NULL ? thresholds->crit[m].text : "");
+}
+
+/*
+ * A pool's performance data, label=value[UOM];warn;crit;min;max.  Labels
+ * are quoted and joined with a space (pool-wide) or a slash (per check),
+ * which names cannot contain, so two pools never share a label; a probe
+ * that timed out has no latency (U), though its thresholds are shown.
  */
 static void
 report_perfdata(struct buf *b, const struct pool *pool)
@@ -217,24 +417,33 @@ report_perfdata(struct buf *b, const struct pool *pool)
 	const struct pool_workers	*pw = &pool->workers;
 	const struct check		*c;
 
-	buf_printf(b, " '%s weight'=%u%%;;;0;100", pool->name,
-	    pool->verdict.weight);
-	if (pw->have)
+	buf_printf(b, " '%s weight'=%u%%", pool->name, pool->verdict.weight);
+	perf_ranges(b, METRIC_WEIGHT);
+	buf_addstr(b, ";0;100");
+	if (pw->have) {
 		buf_printf(b, " '%s active'=%llu;;;0 '%s idle'=%llu;;;0 "
-		    "'%s stuck'=%u;;;0 '%s held'=%u;;;0 '%s listen queue'=%llu;;;0",
-		    pool->name, (unsigned long long)pw->status.active,
-		    pool->name, (unsigned long long)pw->status.idle,
-		    pool->name, pw->stuck, pool->name, pw->held, pool->name,
+		    "'%s stuck'=%u", pool->name,
+		    (unsigned long long)pw->status.active, pool->name,
+		    (unsigned long long)pw->status.idle, pool->name,
+		    pw->stuck);
+		perf_ranges(b, METRIC_STUCK);
+		buf_printf(b, ";0 '%s held'=%u;;;0 '%s listen queue'=%llu;;;0",
+		    pool->name, pw->held, pool->name,
 		    (unsigned long long)pw->status.listen_queue);
+	}
 	TAILQ_FOREACH(c, &pool->checks, entry) {
 		if (c == pool->sampler)
 			continue;
-		if (c->st.result == PR_TIMEOUT || c->st.result == PR_ABORTED ||
-		    !c->st.have_result)
+		if (!latency_known(c)) {
 			buf_printf(b, " '%s/%s'=U", pool->name, c->name);
-		else
-			buf_printf(b, " '%s/%s'=%.6fs;;;0", pool->name, c->name,
-			    (double)c->st.latency_us / 1e6);
+			if (thresholds_on(thresholds, METRIC_LATENCY))
+				perf_ranges(b, METRIC_LATENCY);
+			continue;
+		}
+		buf_printf(b, " '%s/%s'=%.6fs", pool->name, c->name,
+		    (double)c->st.latency_us / 1e6);
+		perf_ranges(b, METRIC_LATENCY);
+		buf_addstr(b, ";0");
 	}
 }
 
@@ -248,13 +457,11 @@ report_text(struct buf *b, struct config *conf, struct pool **pools,
 {
 	struct check	*c;
 	size_t		 i, down = 0;
-	int		 code = report_exit_code(conf, pools, n);
 
 	for (i = 0; i < n; i++)
 		if (pools[i]->verdict.state == POOL_DOWN)
 			down++;
-	buf_printf(b, "FPMPROBE %s - ", status_names[code]);
-	report_summary(b, pools, n, down);
+	report_headline(b, conf, pools, n, down);
 	buf_addstr(b, " |");
 	for (i = 0; i < n; i++)
 		report_perfdata(b, pools[i]);
