@@ -16,7 +16,7 @@ done
 if [ "$(dpkg-query -W -f='${db:Status-Status}' fpmprobe 2>/dev/null)" = installed ]; then
 	skip_all "a fpmprobe package is installed already: not replacing it"
 fi
-plan 23
+plan 25
 
 work=$(mktemp -d /tmp/fpmprobe-deb.XXXXXX) || bail_out "mktemp"
 installed=
@@ -77,6 +77,10 @@ for f in /usr/sbin/fpmprobe \
 	ok "installed: $f" test -f "$f"
 done
 is "$(/usr/sbin/fpmprobe -V 2>&1)" "fpmprobe $version" "fpmprobe -V"
+is "$(readlink -f /usr/lib/nagios/plugins/check_fpmprobe)" /usr/sbin/fpmprobe \
+	"check_fpmprobe is a link to it among the Monitoring Plugins"
+like "$(/usr/lib/nagios/plugins/check_fpmprobe -V 2>&1)" "fpmprobe $version" \
+	"check_fpmprobe -V runs under that name"
 ok "the sample validates: fpmprobe -t -c /etc/fpmprobe.yml.sample" \
 	sh -c '/usr/sbin/fpmprobe -t -c /etc/fpmprobe.yml.sample >/dev/null'
 like "$(grep -E '^  (socket|state_dir):' /etc/fpmprobe.yml.sample | tr '\n' ' ')" \
@@ -96,7 +100,7 @@ ok "dpkg -P purges it" test $? = 0 || diag "$(tail -n 20 "$work/dpkg.log")"
 installed=
 left=
 for f in /usr/sbin/fpmprobe /lib/systemd/system/fpmprobe.service \
-	/usr/lib/tmpfiles.d/fpmprobe.conf /etc/fpmprobe.yml.sample \
+	/usr/lib/nagios/plugins/check_fpmprobe /usr/lib/tmpfiles.d/fpmprobe.conf /etc/fpmprobe.yml.sample \
 	/etc/systemd/system/multi-user.target.wants/fpmprobe.service \
 	/var/lib/fpmprobe /run/fpmprobe; do
 	[ -e "$f" ] && left="$left $f"
