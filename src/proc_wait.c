@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +30,6 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -52,6 +52,29 @@ static int	 peer_add(struct wait_info *, const char *);
 static const char *port_name(unsigned int);
 static int	 peer_add_inet(struct wait_info *, int, const uint8_t *,
 		    unsigned int);
+
+/*
+ * Read a small /proc file in one go, NUL-terminated; -1 with errno on
+ * failure.  host.c reads /proc/pressure and /proc/stat with it too.
+ */
+int
+proc_read_small(const char *path, char *buf, size_t size)
+{
+	ssize_t	 n;
+	int	 fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, size - 1);
+	saved = errno;
+	close(fd);
+	if (n == -1) {
+		errno = saved;
+		return -1;
+	}
+	buf[n] = '\0';
+	return 0;
+}
 
 #if defined(__linux__)
 
@@ -161,7 +184,6 @@ static const struct syscall_name syscall_names[] = {
 	{ -1, NULL }
 };
 
-static int	 read_small(const char *, char *, size_t);
 static void	 syscall_parse(const char *, struct wait_info *);
 static int	 ino_cmp(const void *, const void *);
 static long	 ino_find(const struct sockset *, unsigned long);
@@ -180,26 +202,6 @@ static int	 tcp_diag_dump(int, int);
 static void	 tcp_peers(const struct sockset *, struct wait_info *);
 static int	 unix_query(int, uint32_t, uint32_t, struct unix_info *);
 static void	 unix_peers(const struct sockset *, struct wait_info *);
-
-/* Read a small /proc file in one go; -1 with errno on failure. */
-static int
-read_small(const char *path, char *buf, size_t size)
-{
-	ssize_t	 n;
-	int	 fd, saved;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, size - 1);
-	saved = errno;
-	close(fd);
-	if (n == -1) {
-		errno = saved;
-		return -1;
-	}
-	buf[n] = '\0';
-	return 0;
-}
 
 /*
  * Name the call from /proc/PID/syscall: "NR args... sp pc" while in a
@@ -667,7 +669,7 @@ owner_comm(unsigned long ino, char *out, size_t outlen)
 			if (strcmp(link, want) == 0) {
 				snprintf(path, sizeof(path), "/proc/%.16s/comm",
 				    pe->d_name);
-				if (read_small(path, comm, sizeof(comm)) == -1)
+				if (proc_read_small(path, comm, sizeof(comm)) == -1)
 					comm[0] = '\0';
 				found = 1;
 				break;
@@ -921,14 +923,14 @@ proc_wait_inspect(pid_t pid, struct wait_info *wi)
 		return -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	if (read_small(path, text, sizeof(text)) == 0) {
+	if (proc_read_small(path, text, sizeof(text)) == 0) {
 		wi->known = 1;
 		syscall_parse(text, wi);
 	} else if (errno == EACCES || errno == EPERM)
 		wi->denied = 1;
 
 	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
-	if (read_small(path, text, sizeof(text)) == 0 &&
+	if (proc_read_small(path, text, sizeof(text)) == 0 &&
 	    strcmp(text, "0") != 0)
 		sanitize_text(wi->wchan, sizeof(wi->wchan), text,
 		    strlen(text));
