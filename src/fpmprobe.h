@@ -366,6 +366,7 @@ struct probe {
 	uint64_t		 connect_us;	/* durations from start */
 	uint64_t		 first_byte_us;
 	uint64_t		 total_us;
+	uint64_t		 start_delay_us;	/* started after it was due */
 	char			 detail[DETAIL_MAX];
 	struct buf		 out;
 	size_t			 out_off;
@@ -384,7 +385,26 @@ struct outcome {
 	uint64_t		 connect_us;
 	uint64_t		 first_byte_us;
 	struct fpm_status	*sample;	/* the policy takes it, or NULL */
+	/* fpmprobe's own lateness: host starvation, not the backend's. */
+	uint64_t		 start_delay_us;	/* probe started late */
+	uint64_t		 overrun_us;	/* judged past its deadline */
+	int			 cpu_pressure_pct;	/* PSI cpu some, -1 */
 };
+
+/*
+ * A failed probe that fpmprobe itself ran late for (policy.c): its start
+ * was late, or its deadline passed while fpmprobe was not running, by at
+ * least SELF_LATE_PCT of the timeout.  A stalled one does not count
+ * toward fall.
+ */
+enum self_late {
+	LATE_NO = 0,
+	LATE_START,
+	LATE_STALLED
+};
+#define SELF_LATE_PCT		25
+#define SELF_LATE_MIN_US	20000
+#define SCHED_DELAY_WINDOW	32
 
 /* What the scheduler and policy keep about one check. */
 struct check_status {
@@ -407,6 +427,16 @@ struct check_status {
 	uint32_t		 lat[LATENCY_WINDOW];
 	unsigned int		 lat_n;
 	unsigned int		 lat_pos;
+	/* How late its timer fired (hce.c), over the last few. */
+	int			 have_delay;
+	uint64_t		 tick_us;	/* when it last fired */
+	uint64_t		 delay_us;
+	uint32_t		 delays[SCHED_DELAY_WINDOW];
+	unsigned int		 delay_n;
+	unsigned int		 delay_pos;
+	uint64_t		 overrun_us;	/* the last probe's */
+	enum self_late		 self_late;	/* of the last result */
+	uint64_t		 self_late_total;
 };
 
 /*
@@ -426,6 +456,7 @@ struct check {
 
 	/* runtime */
 	struct event		*timer;
+	uint64_t		 due_us;	/* when the timer should fire */
 	struct probe		*probe;		/* running, or NULL */
 	void			*keep;		/* the type's, between probes */
 	struct check_status	 st;
@@ -761,6 +792,60 @@ struct cgi_response {
 	size_t		 bodylen;
 };
 
+/* host.c: what the host does to fpmprobe (PSI, CPU steal). */
+#define HOST_READ_US		1000000	/* at most once a second */
+#define HOST_NOTE_MAX		160
+
+enum host_resource {
+	HR_CPU = 0,
+	HR_IO,
+	HR_MEMORY,
+	HR_MAX
+};
+
+/* One line of /proc/pressure/RESOURCE: "some" or "full". */
+struct psi_avg {
+	int		 have;
+	double		 avg10;		/* percent of the last 10 s */
+	uint64_t	 total_us;	/* stalled, since boot */
+};
+
+struct host_psi {
+	int		 have;
+	struct psi_avg	 some;
+	struct psi_avg	 full;		/* cpu: kernels before 5.13 lack it */
+	char		 note[HOST_NOTE_MAX];	/* why not, when not */
+};
+
+/* The "cpu" line of /proc/stat, in clock ticks. */
+struct cpu_ticks {
+	int		 have;
+	int		 have_steal;
+	uint64_t	 total;
+	uint64_t	 steal;
+};
+
+struct host_facts {
+	uint64_t	 read_us;	/* 0: never read */
+	struct host_psi	 psi[HR_MAX];
+	struct cpu_ticks ticks;		/* the last reading */
+	uint64_t	 ticks_us;
+	int		 have_steal;
+	double		 steal_ratio;	/* between the last two readings */
+	uint64_t	 steal_window_us;
+	char		 steal_note[HOST_NOTE_MAX];
+};
+
+int	 psi_parse(const char *, struct host_psi *);
+int	 cpu_ticks_parse(const char *, struct cpu_ticks *);
+void	 host_read(struct host_facts *, const char *, uint64_t);
+void	 host_sample(uint64_t, int);
+const struct host_facts *host_facts(void);
+const char *host_resource_str(enum host_resource);
+int	 host_cpu_pressure_pct(void);
+uint64_t check_delay_max(const struct check_status *);
+void	 host_metrics(struct buf *, struct config *);
+
 /* log.c */
 void	log_init(int foreground, int verbose);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -905,6 +990,7 @@ size_t	 sampler_response_max(const struct pool *);
 int	 pool_is_local(const struct pool *);
 
 /* proc_wait.c */
+int	 proc_read_small(const char *, char *, size_t);
 int	 proc_wait_inspect(pid_t, struct wait_info *);
 void	 proc_wait_batch(int);
 void	 wait_info_format(const struct wait_info *, char *, size_t);

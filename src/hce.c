@@ -29,7 +29,8 @@ struct once_run {
 static void	hce_tick(int, short, void *);
 static void	once_expire(int, short, void *);
 static void	hce_schedule(struct check *, unsigned int);
-static void	probe_start(struct check *);
+static void	probe_start(struct check *, uint64_t);
+static void	delay_record(struct check *, uint64_t, uint64_t);
 static void	check_init(struct check *);
 static void	pool_prepare(struct config *, struct pool *);
 
@@ -198,6 +199,12 @@ probe_done(struct probe *p, enum probe_result r)
 	o.connect_us = p->connect_us;
 	o.first_byte_us = p->first_byte_us;
 	o.sample = r == PR_OK ? p->sample : NULL;
+	/* How late fpmprobe itself was: see policy.c's self_late(). */
+	o.start_delay_us = p->start_delay_us;
+	o.overrun_us = now > p->deadline_us ? now - p->deadline_us : 0;
+	if (r == PR_TIMEOUT)
+		host_sample(now, 0);
+	o.cpu_pressure_pct = host_cpu_pressure_pct();
 	policy_record(c, &o, now);
 	if (r != PR_OK || c == c->pool->sampler)
 		log_debug("pool %s check %s: %s", c->pool->name, c->name,
@@ -209,9 +216,9 @@ probe_done(struct probe *p, enum probe_result r)
 		event_base_loopbreak(hce_base);
 }
 
-/* Launch one probe of a check. */
+/* Launch one probe of a check, delay_us after it was due. */
 static void
-probe_start(struct check *c)
+probe_start(struct check *c, uint64_t delay_us)
 {
 	struct probe	*p;
 
@@ -220,6 +227,7 @@ probe_start(struct check *c)
 	p->base = hce_base;
 	p->fd = -1;
 	p->start_us = now_us();
+	p->start_delay_us = delay_us;
 	p->deadline_us = p->start_us + (uint64_t)c->timing.timeout_ms * 1000;
 	c->probe = p;
 	c->ops->start(p);
@@ -235,8 +243,12 @@ static void
 hce_tick(int fd, short ev, void *arg)
 {
 	struct check	*c = arg;
-	uint64_t	 now = now_us();
+	uint64_t	 now = now_us(), delay;
 
+	/* Late against the due time, which has the jitter in it already. */
+	delay = now > c->due_us ? now - c->due_us : 0;
+	delay_record(c, now, delay);
+	host_sample(now, 0);
 	hce_schedule(c, c->timing.interval_ms);
 	/* Every check type ends at its deadline; this only guards that. */
 	if (c->probe != NULL && now > c->probe->deadline_us + OVERRUN_US)
@@ -244,7 +256,26 @@ hce_tick(int fd, short ev, void *arg)
 		    "its deadline", (unsigned long long)
 		    ((now - c->probe->deadline_us) / 1000));
 	if (c->probe == NULL)
-		probe_start(c);
+		probe_start(c, delay);
+}
+
+/*
+ * Keep how late a check's timer fired: the last, and a window for the
+ * largest.  A host that does not schedule fpmprobe shows here first.
+ */
+static void
+delay_record(struct check *c, uint64_t now, uint64_t delay_us)
+{
+	struct check_status	*st = &c->st;
+
+	st->have_delay = 1;
+	st->tick_us = now;
+	st->delay_us = delay_us;
+	st->delays[st->delay_pos] = delay_us > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)delay_us;
+	st->delay_pos = (st->delay_pos + 1) % SCHED_DELAY_WINDOW;
+	if (st->delay_n < SCHED_DELAY_WINDOW)
+		st->delay_n++;
 }
 
 /* Arm a check's timer for ms from now, less up to 10% of jitter. */
@@ -257,6 +288,7 @@ hce_schedule(struct check *c, unsigned int ms)
 	span = (long)ms * INTERVAL_JITTER_PCT / 100;
 	jitter = span > 0 ? -(long)(random() % (span + 1)) : 0;
 	ms = (unsigned int)((long)ms + jitter);
+	c->due_us = now_us() + (uint64_t)ms * 1000;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	if (c->timer == NULL &&
@@ -337,6 +369,7 @@ hce_start(struct event_base *base, struct config *conf)
 	hce_base = base;
 	hce_once = 0;
 	srandom((unsigned int)(now_us() ^ (uint64_t)getpid()));
+	host_sample(now_us(), 1);
 	TAILQ_FOREACH(pool, &conf->pools, entry) {
 		pool_prepare(conf, pool);
 		pool->once = 0;
@@ -400,10 +433,14 @@ hce_run_once(struct event_base *base, struct config *conf,
 	struct timeval	 tv;
 	struct check	*c;
 	size_t		 i;
+	uint64_t	 due, now;
 
 	hce_base = base;
 	hce_once = 1;
 	hce_pending = 0;
+	/* Read now and at the end: the steal share is the run's. */
+	due = now_us();
+	host_sample(due, 1);
 	for (i = 0; i < npools; i++) {
 		pool_prepare(conf, pools[i]);
 		pools[i]->once = 1;
@@ -421,9 +458,16 @@ hce_run_once(struct event_base *base, struct config *conf,
 		tv.tv_usec = (timeout_ms % 1000) * 1000;
 		evtimer_add(cap, &tv);
 	}
+	/*
+	 * Every probe is due at the run's start: its delay is the time
+	 * fpmprobe took to get to it (starting the others, a stall).
+	 */
 	for (i = 0; i < npools; i++)
-		TAILQ_FOREACH(c, &pools[i]->checks, entry)
-			probe_start(c);
+		TAILQ_FOREACH(c, &pools[i]->checks, entry) {
+			now = now_us();
+			delay_record(c, now, now - due);
+			probe_start(c, now - due);
+		}
 	if (hce_pending > 0)
 		event_base_dispatch(base);
 	/*
@@ -434,12 +478,13 @@ hce_run_once(struct event_base *base, struct config *conf,
 	for (i = 0; i < npools && !run.expired; i++)
 		if (pools[i]->sampler != NULL && real_path_timed_out(pools[i])) {
 			hce_pending++;
-			probe_start(pools[i]->sampler);
+			probe_start(pools[i]->sampler, 0);
 		}
 	if (hce_pending > 0)
 		event_base_dispatch(base);
 	if (cap != NULL)
 		event_free(cap);
+	host_sample(now_us(), 1);
 	for (i = 0; i < npools; i++)
 		policy_update(pools[i], now_us());
 }

@@ -292,4 +292,5 @@ metrics_format(struct buf *b, struct config *conf, uint64_t start_time)
 		buf_free(&cfam[j]);
 	}
 	buf_free(&one);
+	host_metrics(b, conf);
 }

@@ -30,6 +30,10 @@ static int	pool_times_out(const struct pool *);
 static unsigned int unavailable(const struct pool_workers *);
 static int	saturated(const struct pool *, const struct check *,
 		    enum probe_result, uint64_t);
+static enum self_late self_late(const struct check *, const struct outcome *);
+static void	self_late_reason(const struct check *, const struct outcome *,
+		    char *, size_t);
+static uint64_t	result_age(const struct check *, uint64_t);
 static void	duration_text(char *, size_t, unsigned int);
 static void	stuck_reason(const struct pool *, char *, size_t);
 static void	busy_reason(const struct pool *, char *, size_t);
@@ -264,6 +268,54 @@ saturated(const struct pool *pool, const struct check *c, enum probe_result r,
 }
 
 /*
+ * Did fpmprobe itself run late for a timeout, by SELF_LATE_PCT of the
+ * timeout or more?  Stalled: the deadline passed while fpmprobe was not
+ * running (judged that late past it), so the backend may well have
+ * answered in time.  Start: the timer fired late but the probe then had
+ * its whole timeout; the host is starved, the backend likely with it.
+ */
+static enum self_late
+self_late(const struct check *c, const struct outcome *o)
+{
+	uint64_t	 bar = (uint64_t)c->timing.timeout_ms * 10 * SELF_LATE_PCT;
+
+	if (o->result != PR_TIMEOUT)
+		return LATE_NO;
+	if (bar < SELF_LATE_MIN_US)
+		bar = SELF_LATE_MIN_US;
+	if (o->overrun_us >= bar)
+		return LATE_STALLED;
+	if (o->start_delay_us >= bar)
+		return LATE_START;
+	return LATE_NO;
+}
+
+/*
+ * "app: timeout after 1000ms in response; fpmprobe itself ran 1200ms
+ * late (host cpu pressure 64%)": the probe's reason, cut so that what
+ * exonerates the pool fits.
+ */
+static void
+self_late_reason(const struct check *c, const struct outcome *o, char *out,
+    size_t outlen)
+{
+	char		 base[REASON_MAX + 1], pressure[40] = "", tail[96];
+	uint64_t	 late = o->overrun_us > o->start_delay_us ?
+			    o->overrun_us : o->start_delay_us;
+	size_t		 room;
+
+	probe_reason(c, o->result, o->phase, o->detail != NULL ? o->detail :
+	    "", base, sizeof(base));
+	if (o->cpu_pressure_pct >= 0)
+		snprintf(pressure, sizeof(pressure), " (host cpu pressure %d%%)",
+		    o->cpu_pressure_pct);
+	snprintf(tail, sizeof(tail), "; fpmprobe itself ran %llums late%s",
+	    (unsigned long long)(late / 1000), pressure);
+	room = outlen > strlen(tail) ? outlen - strlen(tail) - 1 : 0;
+	reason_printf(out, outlen, "%.*s%s", (int)room, base, tail);
+}
+
+/*
  * The one entry point of a probe's outcome: keep it, the latency window
  * and the rise/fall counters, take the worker sample it carries, and
  * compute the pool's answer again.
@@ -290,8 +342,12 @@ policy_record(struct check *c, struct outcome *o, uint64_t now)
 	st->first_byte_us = o->first_byte_us;
 	st->probes++;
 	latency_observe(st, o->latency_us);
+	st->overrun_us = o->overrun_us;
+	st->self_late = self_late(c, o);
 	if (ok)
 		st->reason[0] = '\0';
+	else if (st->self_late != LATE_NO)
+		self_late_reason(c, o, st->reason, sizeof(st->reason));
 	else
 		probe_reason(c, o->result, o->phase, o->detail != NULL ?
 		    o->detail : "", st->reason, sizeof(st->reason));
@@ -301,7 +357,15 @@ policy_record(struct check *c, struct outcome *o, uint64_t now)
 	pass = ok || st->saturated;
 	if (!ok)
 		st->failures++;
-	if (pass) {
+	if (st->self_late != LATE_NO)
+		st->self_late_total++;
+	/*
+	 * A deadline that passed while fpmprobe was not running says
+	 * nothing of the pool: it counts neither way.
+	 */
+	if (st->self_late == LATE_STALLED)
+		;
+	else if (pass) {
 		st->fail_run = 0;
 		st->ok_run++;
 		if (!st->healthy && (once || st->ok_run >= c->timing.rise))
@@ -313,6 +377,24 @@ policy_record(struct check *c, struct outcome *o, uint64_t now)
 			st->healthy = 0;
 	}
 	policy_update(pool, now);
+}
+
+/*
+ * How long a check has had no result, leaving out fpmprobe's own
+ * lateness: the time its timer has been overdue, or how late it fired
+ * when it fired since.  While fpmprobe itself is stalled (stopped,
+ * starved of CPU) it probes nothing, which says nothing of the pool.
+ */
+static uint64_t
+result_age(const struct check *c, uint64_t now)
+{
+	const struct check_status *st = &c->st;
+	uint64_t	 until = c->due_us != 0 && c->due_us < now ?
+			    c->due_us : now, late = 0;
+
+	if (st->have_delay && st->tick_us > st->done_us)
+		late = st->delay_us;
+	return until > st->done_us + late ? until - st->done_us - late : 0;
 }
 
 /* Print a duration as the config would: "10s", "1500ms". */
@@ -486,13 +568,13 @@ policy_update(struct pool *pool, uint64_t now)
 			continue;
 		stale_us = (uint64_t)STALE_INTERVALS * c->timing.interval_ms *
 		    1000;
-		if (!once && now - c->st.done_us > stale_us) {
+		if (!once && result_age(c, now) > stale_us) {
 			if (health == POOL_UP) {
 				health = POOL_DOWN;
 				snprintf(reason, sizeof(reason), "%s: stale "
 				    "(no result for %llums)", c->name,
 				    (unsigned long long)
-				    ((now - c->st.done_us) / 1000));
+				    (result_age(c, now) / 1000));
 			}
 			continue;
 		}
@@ -510,7 +592,10 @@ policy_update(struct pool *pool, uint64_t now)
 			v->saturated = 1;
 			snprintf(info, sizeof(info), "saturated: %.100s",
 			    c->st.reason);
-		}
+		} else if (c->st.self_late == LATE_STALLED &&
+		    c->st.result != PR_OK && info[0] == '\0')
+			/* Up, and why the last probe did not count. */
+			strlcpy_safe(info, c->st.reason, sizeof(info));
 	}
 
 	if (pw->have && (once || sample_fresh(pool, now))) {

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +30,6 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -53,6 +53,29 @@ static const char *port_name(unsigned int);
 static int	 peer_add_inet(struct wait_info *, int, const uint8_t *,
 		    unsigned int);
 
+/*
+ * Read a small /proc file in one go, NUL-terminated; -1 with errno on
+ * failure.  host.c reads /proc/pressure and /proc/stat with it too.
+ */
+int
+proc_read_small(const char *path, char *buf, size_t size)
+{
+	ssize_t	 n;
+	int	 fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, size - 1);
+	saved = errno;
+	close(fd);
+	if (n == -1) {
+		errno = saved;
+		return -1;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
 #if defined(__linux__)
 
 #define PROC_FDS_MAX		4096	/* fd entries looked at */
@@ -61,6 +84,8 @@ static int	 peer_add_inet(struct wait_info *, int, const uint8_t *,
 #define PROC_TCP_LINES_MAX	262144	/* lines read per table */
 #define PROC_LINE_MAX		512	/* a longer line is skipped */
 #define UNIX_QUERIES_MAX	32	/* sock_diag round trips */
+#define UNIX_LISTEN_MAX		65536	/* listening unix sockets looked at */
+#define UNIX_LISTENERS_KEPT	8	/* found in a batch, by name */
 #define OWNER_SCAN_MAX		16384	/* fds looked at to find an owner */
 #define OWNER_CACHE		16	/* listeners' owners remembered */
 #define OWNER_TTL_US		(300 * 1000000ULL)
@@ -88,8 +113,15 @@ struct sockset {
 	size_t		 nlisten;
 };
 
+/* A sock_diag request about unix sockets. */
+struct unix_request {
+	struct nlmsghdr		nlh;
+	struct unix_diag_req	req;
+};
+
 /* What sock_diag says about one unix socket. */
 struct unix_info {
+	unsigned long	 ino;
 	int		 type;
 	int		 state;
 	uint32_t	 peer;
@@ -161,7 +193,6 @@ static const struct syscall_name syscall_names[] = {
 	{ -1, NULL }
 };
 
-static int	 read_small(const char *, char *, size_t);
 static void	 syscall_parse(const char *, struct wait_info *);
 static int	 ino_cmp(const void *, const void *);
 static long	 ino_find(const struct sockset *, unsigned long);
@@ -178,28 +209,13 @@ static int	 owner_comm(unsigned long, char *, size_t);
 static void	 peer_name(int, const uint8_t *, unsigned int, char *, size_t);
 static int	 tcp_diag_dump(int, int);
 static void	 tcp_peers(const struct sockset *, struct wait_info *);
+static void	 unix_request(struct unix_request *, uint16_t, uint32_t,
+		    uint32_t, uint32_t);
+static int	 unix_msg(const uint8_t *, size_t, struct unix_info *);
 static int	 unix_query(int, uint32_t, uint32_t, struct unix_info *);
+static unsigned long unix_listener(const char *);
+static void	 unix_owner(const struct unix_info *, char *, size_t);
 static void	 unix_peers(const struct sockset *, struct wait_info *);
-
-/* Read a small /proc file in one go; -1 with errno on failure. */
-static int
-read_small(const char *path, char *buf, size_t size)
-{
-	ssize_t	 n;
-	int	 fd, saved;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, size - 1);
-	saved = errno;
-	close(fd);
-	if (n == -1) {
-		errno = saved;
-		return -1;
-	}
-	buf[n] = '\0';
-	return 0;
-}
 
 /*
  * Name the call from /proc/PID/syscall: "NR args... sp pc" while in a
@@ -456,6 +472,11 @@ static size_t		 nsnap, snapcap;
 static int		 snap_have;	/* taken in this batch */
 static int		 snap_batch;
 static struct stat	 snap_ns;	/* whose tables they are */
+static struct {
+	unsigned long	 ino;
+	char		 name[112];
+}			 unix_listeners[UNIX_LISTENERS_KEPT];	/* by name */
+static size_t		 unix_nlisteners;
 
 /* Order snapshot entries by inode. */
 static int
@@ -476,6 +497,7 @@ proc_wait_batch(int on)
 	snap_batch = on;
 	snap_have = 0;
 	nsnap = 0;
+	unix_nlisteners = 0;
 	if (!on) {
 		free(snap);
 		snap = NULL;
@@ -667,7 +689,7 @@ owner_comm(unsigned long ino, char *out, size_t outlen)
 			if (strcmp(link, want) == 0) {
 				snprintf(path, sizeof(path), "/proc/%.16s/comm",
 				    pe->d_name);
-				if (read_small(path, comm, sizeof(comm)) == -1)
+				if (proc_read_small(path, comm, sizeof(comm)) == -1)
 					comm[0] = '\0';
 				found = 1;
 				break;
@@ -751,6 +773,72 @@ tcp_peers(const struct sockset *ss, struct wait_info *wi)
 }
 
 /*
+ * Ask for unix sockets in the states given (a bit per TCP_* state), one
+ * by inode (ino, flags NLM_F_REQUEST) or all (NLM_F_DUMP), showing what
+ * show asks for.
+ */
+static void
+unix_request(struct unix_request *msg, uint16_t flags, uint32_t states,
+    uint32_t ino, uint32_t show)
+{
+	memset(msg, 0, sizeof(*msg));
+	msg->nlh.nlmsg_len = sizeof(*msg);
+	msg->nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	msg->nlh.nlmsg_flags = flags;
+	msg->req.sdiag_family = AF_UNIX;
+	msg->req.udiag_states = states;
+	msg->req.udiag_ino = ino;
+	msg->req.udiag_show = show;
+	msg->req.udiag_cookie[0] = UINT32_MAX;	/* no cookie: by inode */
+	msg->req.udiag_cookie[1] = UINT32_MAX;
+}
+
+/*
+ * What one SOCK_DIAG_BY_FAMILY message of len bytes (header included)
+ * says of a unix socket: its inode, type, state, bound name (abstract
+ * ones start with '@') and peer's inode.  -1 when it is not one.
+ */
+static int
+unix_msg(const uint8_t *msg, size_t len, struct unix_info *ui)
+{
+	struct unix_diag_msg	 udm;
+	struct rtattr		 rta;
+	size_t			 aoff, plen;
+	const uint8_t		*pl;
+	char			 tmp[sizeof(ui->name)];
+
+	memset(ui, 0, sizeof(*ui));
+	if (len < NLMSG_LENGTH(sizeof(udm)))
+		return -1;
+	memcpy(&udm, msg + NLMSG_HDRLEN, sizeof(udm));
+	ui->ino = udm.udiag_ino;
+	ui->type = udm.udiag_type;
+	ui->state = udm.udiag_state;
+	for (aoff = NLMSG_LENGTH(sizeof(udm)); aoff + sizeof(rta) <= len;
+	    aoff += RTA_ALIGN(rta.rta_len)) {
+		memcpy(&rta, msg + aoff, sizeof(rta));
+		if (rta.rta_len < sizeof(rta) || rta.rta_len > len - aoff)
+			break;
+		pl = msg + aoff + RTA_LENGTH(0);
+		plen = rta.rta_len - RTA_LENGTH(0);
+		if (rta.rta_type == UNIX_DIAG_PEER && plen >= sizeof(ui->peer))
+			memcpy(&ui->peer, pl, sizeof(ui->peer));
+		else if (rta.rta_type == UNIX_DIAG_NAME && plen > 0) {
+			if (plen > sizeof(tmp) - 1)
+				plen = sizeof(tmp) - 1;
+			memcpy(tmp, pl, plen);
+			/* Abstract names start with NUL: '@'. */
+			if (tmp[0] == '\0')
+				tmp[0] = '@';
+			sanitize_text(ui->name, sizeof(ui->name), tmp, plen);
+			if (ui->name[0] == '\0')
+				strlcpy_safe(ui->name, "@", sizeof(ui->name));
+		}
+	}
+	return 0;
+}
+
+/*
  * Ask sock_diag about one unix socket by inode: its type, state, bound
  * name and peer's inode.  The kernel answers within sendto(), so the
  * reply is read without waiting.
@@ -758,35 +846,20 @@ tcp_peers(const struct sockset *ss, struct wait_info *wi)
 static int
 unix_query(int nl, uint32_t ino, uint32_t seq, struct unix_info *ui)
 {
-	struct {
-		struct nlmsghdr		nlh;
-		struct unix_diag_req	req;
-	} msg;
+	struct unix_request	 msg;
 	union {
 		struct nlmsghdr	 align;
 		uint8_t		 buf[8192];
 	} reply;
 	struct sockaddr_nl	 sa;
 	struct nlmsghdr		 h;
-	struct unix_diag_msg	 udm;
-	struct rtattr		 rta;
-	size_t			 off, aoff, aend, plen;
+	size_t			 off;
 	ssize_t			 n;
-	const uint8_t		*pl;
-	char			 tmp[sizeof(ui->name)];
 
 	memset(ui, 0, sizeof(*ui));
-	memset(&msg, 0, sizeof(msg));
-	msg.nlh.nlmsg_len = sizeof(msg);
-	msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	msg.nlh.nlmsg_flags = NLM_F_REQUEST;
+	unix_request(&msg, NLM_F_REQUEST, UINT32_MAX, ino,
+	    UDIAG_SHOW_NAME | UDIAG_SHOW_PEER);
 	msg.nlh.nlmsg_seq = seq;
-	msg.req.sdiag_family = AF_UNIX;
-	msg.req.udiag_states = UINT32_MAX;
-	msg.req.udiag_ino = ino;
-	msg.req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER;
-	msg.req.udiag_cookie[0] = UINT32_MAX;	/* no cookie: by inode */
-	msg.req.udiag_cookie[1] = UINT32_MAX;
 	memset(&sa, 0, sizeof(sa));
 	sa.nl_family = AF_NETLINK;
 	if (sendto(nl, &msg, sizeof(msg), 0, (struct sockaddr *)&sa,
@@ -804,43 +877,92 @@ unix_query(int nl, uint32_t ino, uint32_t seq, struct unix_info *ui)
 			continue;
 		/* NLMSG_ERROR: no such socket (or not in our namespace). */
 		if (h.nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-		    h.nlmsg_len < NLMSG_LENGTH(sizeof(udm)))
+		    unix_msg(reply.buf + off, h.nlmsg_len, ui) == -1 ||
+		    ui->ino != ino)
 			return -1;
-		memcpy(&udm, reply.buf + off + NLMSG_HDRLEN, sizeof(udm));
-		if (udm.udiag_ino != ino)
-			return -1;
-		ui->type = udm.udiag_type;
-		ui->state = udm.udiag_state;
-		aend = off + h.nlmsg_len;
-		for (aoff = off + NLMSG_LENGTH(sizeof(udm));
-		    aoff + sizeof(rta) <= aend;
-		    aoff += RTA_ALIGN(rta.rta_len)) {
-			memcpy(&rta, reply.buf + aoff, sizeof(rta));
-			if (rta.rta_len < sizeof(rta) ||
-			    rta.rta_len > aend - aoff)
-				break;
-			pl = reply.buf + aoff + RTA_LENGTH(0);
-			plen = rta.rta_len - RTA_LENGTH(0);
-			if (rta.rta_type == UNIX_DIAG_PEER &&
-			    plen >= sizeof(ui->peer))
-				memcpy(&ui->peer, pl, sizeof(ui->peer));
-			else if (rta.rta_type == UNIX_DIAG_NAME && plen > 0) {
-				if (plen > sizeof(tmp) - 1)
-					plen = sizeof(tmp) - 1;
-				memcpy(tmp, pl, plen);
-				/* Abstract names start with NUL: '@'. */
-				if (tmp[0] == '\0')
-					tmp[0] = '@';
-				sanitize_text(ui->name, sizeof(ui->name), tmp,
-				    plen);
-				if (ui->name[0] == '\0')
-					strlcpy_safe(ui->name, "@",
-					    sizeof(ui->name));
-			}
-		}
 		return 0;
 	}
 	return -1;
+}
+
+/*
+ * The inode of the unix socket listening on name, from one sock_diag
+ * dump of the listening ones on a netlink socket of its own (a dump cut
+ * short is closed, not drained), bounded in sockets; 0 when none is.  A
+ * batch remembers what it found, so that workers waiting on the same
+ * server cost one dump.
+ */
+static unsigned long
+unix_listener(const char *name)
+{
+	struct unix_request	 msg;
+	uint32_t		 buf[8192];	/* aligned for nlmsghdr */
+	const struct nlmsghdr	*h;
+	struct unix_info	 ui;
+	size_t			 seen = 0, i;
+	unsigned long		 found = 0;
+	ssize_t			 n;
+	int			 nl, len, done = 0;
+
+	for (i = 0; i < unix_nlisteners; i++)
+		if (strcmp(unix_listeners[i].name, name) == 0)
+			return unix_listeners[i].ino;
+	unix_request(&msg, NLM_F_REQUEST | NLM_F_DUMP, 1U << TCP_LISTEN, 0,
+	    UDIAG_SHOW_NAME);
+	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl == -1)
+		return 0;
+	if (send(nl, &msg, sizeof(msg), 0) == -1) {
+		close(nl);
+		return 0;
+	}
+	while (!done && found == 0 && seen < UNIX_LISTEN_MAX) {
+		n = recv(nl, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len = (int)n;
+		for (h = (const struct nlmsghdr *)buf; NLMSG_OK(h, len);
+		    h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type == NLMSG_DONE ||
+			    h->nlmsg_type == NLMSG_ERROR) {
+				done = 1;
+				break;
+			}
+			seen++;
+			if (found == 0 && h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+			    unix_msg((const uint8_t *)h, h->nlmsg_len,
+			    &ui) == 0 && strcmp(ui.name, name) == 0)
+				found = ui.ino;
+		}
+	}
+	close(nl);
+	if (found != 0 && snap_batch && unix_nlisteners < UNIX_LISTENERS_KEPT) {
+		strlcpy_safe(unix_listeners[unix_nlisteners].name, name,
+		    sizeof(unix_listeners[0].name));
+		unix_listeners[unix_nlisteners++].ino = found;
+	}
+	return found;
+}
+
+/*
+ * Name the server behind a worker's unix connection: the process that
+ * owns the socket listening on the path the far end is bound to
+ * ("MariaDB", "php-fpm", or its own name), else the owner of the far
+ * end itself (the listener is gone, or was not found in time).
+ */
+static void
+unix_owner(const struct unix_info *far, char *out, size_t outlen)
+{
+	unsigned long	 ino;
+	char		 comm[32];
+
+	out[0] = '\0';
+	if (((ino = unix_listener(far->name)) != 0 &&
+	    owner_comm(ino, comm, sizeof(comm)) == 0) ||
+	    owner_comm(far->ino, comm, sizeof(comm)) == 0)
+		strlcpy_safe(out, comm_name(comm), outlen);
 }
 
 /*
@@ -858,7 +980,7 @@ unix_peers(const struct sockset *ss, struct wait_info *wi)
 	char			 text[sizeof(wi->peers[0])];
 	size_t			 i, queries = 0;
 	uint32_t		 seq = 0;
-	int			 nl;
+	int			 nl, k;
 
 	for (i = 0; i < ss->n; i++)
 		if (!ss->tcp[i])
@@ -894,7 +1016,10 @@ unix_peers(const struct sockset *ss, struct wait_info *wi)
 			/* Long paths are cut to what a peer entry holds. */
 			memcpy(text, "unix:", 5);
 			strlcpy_safe(text + 5, peer.name, sizeof(text) - 5);
-			peer_add(wi, text);
+			if ((k = peer_add(wi, text)) >= 0 &&
+			    wi->peer_names[k][0] == '\0')
+				unix_owner(&peer, wi->peer_names[k],
+				    sizeof(wi->peer_names[k]));
 		} else
 			peer_add(wi, "unix");
 	}
@@ -921,14 +1046,14 @@ proc_wait_inspect(pid_t pid, struct wait_info *wi)
 		return -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	if (read_small(path, text, sizeof(text)) == 0) {
+	if (proc_read_small(path, text, sizeof(text)) == 0) {
 		wi->known = 1;
 		syscall_parse(text, wi);
 	} else if (errno == EACCES || errno == EPERM)
 		wi->denied = 1;
 
 	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
-	if (read_small(path, text, sizeof(text)) == 0 &&
+	if (proc_read_small(path, text, sizeof(text)) == 0 &&
 	    strcmp(text, "0") != 0)
 		sanitize_text(wi->wchan, sizeof(wi->wchan), text,
 		    strlen(text));

@@ -53,6 +53,11 @@ static void	capacity_source_text(const struct pool *, char *, size_t);
 static void	report_facts_json(struct buf *, const struct fpm_facts *);
 static int	pool_type_warning(struct config *, struct pool *);
 static void	report_listen_errors_json(struct buf *);
+static const char *self_late_str(enum self_late);
+static void	report_delay_text(struct buf *, const struct check *);
+static void	report_delay_json(struct buf *, const struct check *);
+static void	report_host_text(struct buf *);
+static void	report_host_json(struct buf *);
 
 /* Does what a check type adds to the report call for a WARNING? */
 static int
@@ -487,11 +492,13 @@ report_text(struct buf *b, struct config *conf, struct pool **pools,
 			    (double)c->st.latency_us / 1000,
 			    c->st.reason[0] != '\0' ? ": " : "",
 			    c->st.reason);
+			report_delay_text(b, c);
 			if (c->ops->report != NULL)
 				c->ops->report(b, conf, c, 0);
 		}
 		report_workers_text(b, pool);
 	}
+	report_host_text(b);
 	audit_text(b, pools, n);
 }
 
@@ -684,6 +691,7 @@ report_json(struct buf *b, struct config *conf, struct pool **pools,
 			    (unsigned long long)c->st.failures);
 			json_str(b, c->st.reason[0] != '\0' ? c->st.reason :
 			    NULL);
+			report_delay_json(b, c);
 			if (c->ops->report != NULL)
 				c->ops->report(b, conf, c, 1);
 			buf_addstr(b, "}");
@@ -693,6 +701,7 @@ report_json(struct buf *b, struct config *conf, struct pool **pools,
 		buf_addstr(b, "}");
 	}
 	buf_addstr(b, "]");
+	report_host_json(b);
 	audit_json(b, pools, n);
 	report_listen_errors_json(b);
 	buf_addstr(b, "}\n");
@@ -723,4 +732,147 @@ report_listen_errors_json(struct buf *b)
 		buf_addstr(b, "}");
 	}
 	buf_addstr(b, "]");
+}
+
+/* How fpmprobe itself was late for the last result, as the JSON says. */
+static const char *
+self_late_str(enum self_late l)
+{
+	if (l == LATE_STALLED)
+		return "stalled";
+	if (l == LATE_START)
+		return "start";
+	return NULL;
+}
+
+/*
+ * How late fpmprobe started the check's last probe, and whether its
+ * deadline passed while fpmprobe itself was stalled.
+ */
+static void
+report_delay_text(struct buf *b, const struct check *c)
+{
+	const struct check_status	*st = &c->st;
+
+	if (!st->have_delay)
+		return;
+	buf_printf(b, "    schedule delay %.1f ms (max %.1f ms)",
+	    st->delay_us / 1000.0, check_delay_max(st) / 1000.0);
+	if (st->self_late == LATE_STALLED)
+		buf_printf(b, "; judged %.1f ms past its deadline: fpmprobe "
+		    "was stalled, not counted", st->overrun_us / 1000.0);
+	else if (st->self_late == LATE_START)
+		buf_addstr(b, "; fpmprobe started it late");
+	buf_addstr(b, "\n");
+}
+
+/* The check's scheduling delay and fpmprobe's own lateness, in the JSON. */
+static void
+report_delay_json(struct buf *b, const struct check *c)
+{
+	const struct check_status	*st = &c->st;
+
+	if (st->have_delay)
+		buf_printf(b, ", \"schedule_delay_us\": %llu, "
+		    "\"schedule_delay_max_us\": %llu",
+		    (unsigned long long)st->delay_us,
+		    (unsigned long long)check_delay_max(st));
+	else
+		buf_addstr(b, ", \"schedule_delay_us\": null, "
+		    "\"schedule_delay_max_us\": null");
+	buf_printf(b, ", \"deadline_overrun_us\": %llu, \"self_late\": ",
+	    (unsigned long long)st->overrun_us);
+	json_str(b, self_late_str(st->self_late));
+	buf_printf(b, ", \"self_late_total\": %llu",
+	    (unsigned long long)st->self_late_total);
+}
+
+/*
+ * The host line of the readable report: "host: cpu pressure some 4.02%
+ * full 0.00% (avg10), io ..., memory ...; cpu steal 0.4% over 1.2s", or
+ * what is not available and why.
+ */
+static void
+report_host_text(struct buf *b)
+{
+	const struct host_facts	*h = host_facts();
+	const struct host_psi	*p;
+	const char		*note = NULL;
+	int			 r, shown = 0;
+
+	if (h->read_us == 0)
+		return;
+	buf_addstr(b, "host:");
+	for (r = 0; r < HR_MAX; r++) {
+		p = &h->psi[r];
+		if (!p->have) {
+			if (note == NULL)
+				note = p->note;
+			continue;
+		}
+		buf_printf(b, "%s %s pressure some %.2f%%", shown++ ? "," : "",
+		    host_resource_str(r), p->some.avg10);
+		if (p->full.have)
+			buf_printf(b, " full %.2f%%", p->full.avg10);
+	}
+	if (shown > 0)
+		buf_addstr(b, " (avg10)");
+	if (note != NULL)
+		buf_printf(b, "%s %s", shown ? ";" : "", note);
+	if (h->have_steal)
+		buf_printf(b, "; cpu steal %.1f%% over %.1fs\n",
+		    h->steal_ratio * 100, h->steal_window_us / 1e6);
+	else
+		buf_printf(b, "; %s\n", h->steal_note);
+}
+
+/*
+ * The host block of the JSON: each resource's PSI, or null with a note
+ * saying why; the CPU steal share, or null with its note.
+ */
+static void
+report_host_json(struct buf *b)
+{
+	const struct host_facts	*h = host_facts();
+	const struct host_psi	*p;
+	const char		*note = NULL;
+	int			 r;
+
+	if (h->read_us == 0) {
+		buf_addstr(b, ", \"host\": null");
+		return;
+	}
+	buf_addstr(b, ", \"host\": {\"pressure\": {");
+	for (r = 0; r < HR_MAX; r++) {
+		p = &h->psi[r];
+		buf_printf(b, "%s\"%s\": ", r > 0 ? ", " : "",
+		    host_resource_str(r));
+		if (!p->have) {
+			if (note == NULL)
+				note = p->note;
+			buf_addstr(b, "null");
+			continue;
+		}
+		buf_printf(b, "{\"some\": {\"avg10\": %.2f, \"total_us\": "
+		    "%llu}, \"full\": ", p->some.avg10,
+		    (unsigned long long)p->some.total_us);
+		if (p->full.have)
+			buf_printf(b, "{\"avg10\": %.2f, \"total_us\": %llu}}",
+			    p->full.avg10, (unsigned long long)p->full.total_us);
+		else
+			buf_addstr(b, "null}");
+	}
+	buf_addstr(b, "}, \"pressure_note\": ");
+	json_str(b, note);
+	buf_addstr(b, ", \"cpu_steal_ratio\": ");
+	if (h->have_steal)
+		buf_printf(b, "%.4f, \"cpu_steal_window_ms\": %llu, "
+		    "\"cpu_steal_note\": null", h->steal_ratio,
+		    (unsigned long long)(h->steal_window_us / 1000));
+	else {
+		buf_addstr(b, "null, \"cpu_steal_window_ms\": null, "
+		    "\"cpu_steal_note\": ");
+		json_str(b, h->steal_note);
+	}
+	buf_addstr(b, "}");
 }

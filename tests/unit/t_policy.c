@@ -646,6 +646,129 @@ test_no_sample(void)
 	    "never more than the hard cap");
 }
 
+/* A timeout of app that fpmprobe was late for, as probe_done() hands it. */
+static void
+late_timeout(uint64_t start_delay_ms, uint64_t overrun_ms, int pressure,
+    const char *detail, uint64_t now)
+{
+	struct outcome	 o;
+
+	memset(&o, 0, sizeof(o));
+	o.result = PR_TIMEOUT;
+	o.phase = PH_RESPONSE;
+	o.detail = detail;
+	o.latency_us = 1000 * 1000 + overrun_ms * 1000;
+	o.start_delay_us = start_delay_ms * 1000;
+	o.overrun_us = overrun_ms * 1000;
+	o.cpu_pressure_pct = pressure;
+	policy_record(&app, &o, now);
+}
+
+/*
+ * A timeout fpmprobe itself was late for: the reason says so, and one
+ * whose deadline passed while fpmprobe was stalled does not count.
+ */
+static void
+test_self_late(void)
+{
+	uint64_t	 now = 101 * SEC;
+	static const char long_detail[] = "still running 1200ms past its "
+	    "deadline, and a detail long enough to push the rest of the "
+	    "reason past what HAProxy shows";
+
+	setup();
+	late_timeout(0, 1200, 64, "", now);
+	is_str(app.st.reason, "app: timeout after 1000ms in response; "
+	    "fpmprobe itself ran 1200ms late (host cpu pressure 64%)",
+	    "a stalled deadline: the reason names fpmprobe, not the pool");
+	is_int(app.st.self_late, LATE_STALLED, "stalled");
+	late_timeout(0, 1500, 64, "", now + 2 * SEC);
+	late_timeout(0, 1500, 64, "", now + 4 * SEC);
+	ok(app.st.healthy && app.st.fail_run == 0, "three in a row do not "
+	    "count toward fall");
+	is_int(pool.verdict.state, POOL_UP, "the pool stays up");
+	ok(strstr(pool.verdict.reason, "fpmprobe itself ran 1500ms late") !=
+	    NULL, "its reason says why the last probe did not count: %s",
+	    pool.verdict.reason);
+	is_int(app.st.self_late_total, 3, "counted as self-late");
+	is_int(app.st.failures, 3, "still failures in the counters");
+	result(&app, PR_OK, now + 6 * SEC);
+	is_str(pool.verdict.reason, "", "an ok probe clears the reason");
+
+	setup();
+	late_timeout(400, 0, -1, "", now);
+	is_int(app.st.self_late, LATE_START, "a late start of 40%% of the "
+	    "timeout");
+	is_str(app.st.reason, "app: timeout after 1000ms in response; "
+	    "fpmprobe itself ran 400ms late", "no pressure known: none said");
+	late_timeout(400, 0, -1, "", now + 2 * SEC);
+	ok(!app.st.healthy, "a late start still counts: the probe had its "
+	    "whole timeout");
+	is_int(pool.verdict.state, POOL_DOWN, "down after fall");
+	ok(strstr(pool.verdict.reason, "fpmprobe itself ran 400ms late") !=
+	    NULL, "and the reason says the host starves fpmprobe");
+
+	setup();
+	late_timeout(100, 100, 10, "", now);
+	is_int(app.st.self_late, LATE_NO, "10%% late is not fpmprobe's");
+	is_str(app.st.reason, "app: timeout after 1000ms in response",
+	    "the plain timeout reason");
+	is_int(app.st.fail_run, 1, "and it counts");
+
+	setup();
+	app.timing.timeout_ms = 40;
+	late_timeout(0, 15, 0, "", now);
+	is_int(app.st.self_late, LATE_NO, "under 20ms is never fpmprobe's, "
+	    "whatever the timeout");
+
+	setup();
+	late_timeout(0, 1200, 99, long_detail, now);
+	ok(strlen(app.st.reason) <= REASON_MAX, "a long reason fits (%zu)",
+	    strlen(app.st.reason));
+	ok(strstr(app.st.reason, "; fpmprobe itself ran 1200ms late (host "
+	    "cpu pressure 99%)") != NULL, "and keeps what exonerates the "
+	    "pool: %s", app.st.reason);
+
+	setup();
+	{
+		struct outcome	 o;
+
+		memset(&o, 0, sizeof(o));
+		o.result = PR_CONNECT_REFUSED;
+		o.detail = "";
+		o.start_delay_us = 5 * SEC;
+		o.overrun_us = 5 * SEC;
+		policy_record(&app, &o, now);
+		is_int(app.st.self_late, LATE_NO, "a refused connection is "
+		    "the backend's, however late");
+	}
+
+	setup();
+	app.due_us = 101 * SEC;		/* its timer overdue since then */
+	policy_update(&pool, 100 * SEC + 6 * SEC + 1);
+	is_int(pool.verdict.state, POOL_UP, "no result for three intervals "
+	    "while fpmprobe's own timer is overdue: not stale");
+	policy_update(&pool, 100 * SEC + 9 * SEC);
+	is_int(pool.verdict.state, POOL_UP, "still not, however long");
+	app.due_us = 107 * SEC;		/* it fired 1.5s late at 106s */
+	app.st.have_delay = 1;
+	app.st.tick_us = 106 * SEC;
+	app.st.delay_us = 1500000;
+	policy_update(&pool, 100 * SEC + 6 * SEC + 1);
+	is_int(pool.verdict.state, POOL_UP, "nor when it fired late and its "
+	    "probe is still running");
+	app.st.delay_us = 1000;		/* on time, and still no result */
+	policy_update(&pool, 100 * SEC + 6 * SEC + SEC / 2);
+	is_int(pool.verdict.state, POOL_DOWN, "stale when the timer ran on "
+	    "time and still no result came");
+
+	setup();
+	pool.once = 1;
+	late_timeout(0, 1200, 5, "", now);
+	is_int(pool.verdict.state, POOL_UP, "--once: a stalled deadline "
+	    "does not take the pool down either");
+}
+
 int
 main(void)
 {
@@ -660,6 +783,7 @@ main(void)
 	test_marks();
 	test_audit();
 	test_no_sample();
+	test_self_late();
 	fpm_status_free(&pool.workers.status);
 	return tap_done();
 }

@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -361,28 +364,41 @@ test_unix(void)
 	struct sockaddr_un	 sun;
 	struct pollfd		 pfd;
 	char			 dir[] = "/tmp/t_proc_wait.XXXXXX";
-	char			 want[128], text[160];
-	int			 l, c;
-	pid_t			 pid;
+	char			 want[160], text[160], ch;
+	int			 l, c, p[2];
+	pid_t			 server, pid;
 
-	if (mkdtemp(dir) == NULL) {
+	if (mkdtemp(dir) == NULL || pipe(p) == -1) {
 		ok(0, "unix: mkdtemp");
 		return;
 	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/fpm.sock", dir);
-	if ((l = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
-	    bind(l, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    listen(l, 8) == -1) {
+	/* The server: a process of its own, named as Redis' is. */
+	if ((server = fork()) == 0) {
+		child_quiet();
+		close(p[0]);
+		prctl(PR_SET_NAME, "redis-server", 0, 0, 0);
+		if ((l = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+		    bind(l, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+		    listen(l, 8) == -1 || write(p[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			if (accept(l, NULL, NULL) == -1 && errno != EINTR)
+				_exit(1);
+	}
+	close(p[1]);
+	if (read(p[0], &ch, 1) != 1) {
 		ok(0, "unix: listener");
+		child_stop(server);
 		return;
 	}
+	close(p[0]);
 	if ((pid = fork()) == 0) {
 		child_quiet();
 		if ((c = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
-		    connect(c, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-		    accept(l, NULL, NULL) == -1)
+		    connect(c, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 			_exit(1);
 		pfd.fd = c;
 		pfd.events = POLLIN;
@@ -393,10 +409,21 @@ test_unix(void)
 	snprintf(want, sizeof(want), "unix:%s", sun.sun_path);
 	ok(has_peer(&wi, want), "unix: peer %s", want);
 	ok(!has_peer(&wi, "unix"), "unix: the server end is not a peer");
+	ok(wi.npeers > 0 && strcmp(wi.peer_names[0], "Redis") == 0,
+	    "unix: the peer is named by the process that owns the listening "
+	    "socket (\"%s\")", wi.peer_names[0]);
 	wait_info_format(&wi, text, sizeof(text));
-	printf("# %s\n", text);
+	snprintf(want, sizeof(want), "%s() on unix:%s (Redis)", wi.syscall,
+	    sun.sun_path);
+	is_str(text, want, "unix: format, by path and owner");
+	/* Looked at in a batch, the listener is found once. */
+	proc_wait_batch(1);
+	ok(proc_wait_inspect(pid, &wi) == 0 && proc_wait_inspect(pid, &wi) ==
+	    0 && wi.npeers > 0 && strcmp(wi.peer_names[0], "Redis") == 0,
+	    "unix: the same, twice in a batch");
+	proc_wait_batch(0);
 	child_stop(pid);
-	close(l);
+	child_stop(server);
 	unlink(sun.sun_path);
 	rmdir(dir);
 }
