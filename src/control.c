@@ -473,7 +473,7 @@ ctl_main(const char *conffile, int argc, char **argv)
 	}
 	if ((conf = config_load(conffile, &errs)) == NULL) {
 		for (i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.msg[i]);
+			fprintf(stderr, "fpmprobe ctl: %s\n", errs.msg[i]);
 		errlist_free(&errs);
 		return 1;
 	}
@@ -523,11 +523,14 @@ ctl_main(const char *conffile, int argc, char **argv)
 		    "%d s\n", CONTROL_CLIENT_TIMEOUT_S);
 		goto out;
 	}
-	if (ans.len > 0)
-		fwrite(ans.data, 1, ans.len, ans.len > 7 &&
-		    memcmp(ans.data, "error: ", 7) == 0 ? stderr : stdout);
-	rv = ans.len > 0 && !(ans.len > 7 &&
-	    memcmp(ans.data, "error: ", 7) == 0) ? 0 : 1;
+	/* A refusal is the daemon's "error: why": said as ctl says its own. */
+	if (ans.len > 7 && memcmp(ans.data, "error: ", 7) == 0)
+		fprintf(stderr, "fpmprobe ctl: %.*s", (int)(ans.len - 7),
+		    (const char *)ans.data + 7);
+	else if (ans.len > 0) {
+		fwrite(ans.data, 1, ans.len, stdout);
+		rv = 0;
+	}
 out:
 	buf_free(&req);
 	buf_free(&ans);

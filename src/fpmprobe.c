@@ -80,7 +80,7 @@ static int		 plugin;	/* started as check_fpmprobe */
 
 static void	usage(FILE *, int) __attribute__((noreturn));
 static void	once_usage(const char *) __attribute__((noreturn));
-static void	once_badopt(int, char **) __attribute__((noreturn));
+static void	badopt(int, char **, int) __attribute__((noreturn));
 static int	has_once(int, char **);
 static void	threshold_option(struct once_opts *, int, const char *,
 		    const char *, int);
@@ -103,7 +103,10 @@ static struct event_base *base_new(void);
 static void	drop_privileges(void);
 static void	nofile_raise(void);
 
-/* Print the usage text and exit. */
+/*
+ * Print the synopsis and exit: with the options explained for -h
+ * (code 0), alone after a usage error, which said what was wrong.
+ */
 static void
 usage(FILE *f, int code)
 {
@@ -115,8 +118,10 @@ usage(FILE *f, int code)
 	    "[pool ...]\n"
 	    "       fpmprobe ctl [-c file] maint|drain pool [reason ...]\n"
 	    "       fpmprobe ctl [-c file] ready pool | show\n"
-	    "       fpmprobe -V | -h\n"
-	    "\n"
+	    "       fpmprobe -V | -h\n");
+	if (code != 0)
+		exit(code);
+	fprintf(f, "\n"
 	    "  -f, --foreground    stay in the foreground, log to stderr\n"
 	    "  -c, --config FILE   configuration (default %s)\n"
 	    "  -p, --pidfile FILE  write and lock a pid file\n"
@@ -159,11 +164,12 @@ once_usage(const char *why)
 }
 
 /*
- * A usage error getopt_long found in --once (opterr 0, optstring with a
- * leading ':'): name the option.
+ * A usage error getopt_long found (opterr 0, optstring with a leading
+ * ':'): name the option, on the one line of --once or before the
+ * synopsis.
  */
 static void
-once_badopt(int ch, char **argv)
+badopt(int ch, char **argv, int once)
 {
 	char		 opt[64], why[256];
 	const char	*arg = argv[optind - 1];
@@ -176,13 +182,16 @@ once_badopt(int ch, char **argv)
 		snprintf(why, sizeof(why), "%s needs an argument", opt);
 	else if (optopt >= 256)
 		snprintf(why, sizeof(why), "%s takes no argument", opt);
-	else if (!plugin && optopt == 'w')
+	else if (once && !plugin && optopt == 'w')
 		snprintf(why, sizeof(why), "unknown option -w (fpmprobe --once "
 		    "takes --warning and --critical; -w, -c and -t are "
 		    PLUGIN_NAME "'s)");
 	else
 		snprintf(why, sizeof(why), "unknown option %s", opt);
-	once_usage(why);
+	if (once)
+		once_usage(why);
+	log_warnx("%s", why);
+	usage(stderr, 1);
 }
 
 /*
@@ -203,7 +212,7 @@ threshold_option(struct once_opts *o, int level, const char *opt,
 	    " (the configuration file is -C FILE)" : "");
 	if (once)
 		once_usage(why);
-	log_warnx("fpmprobe: %s", why);
+	log_warnx("%s", why);
 	usage(stderr, 1);
 }
 
@@ -326,7 +335,7 @@ plugin_main(int argc, char **argv)
 			o.audit = 1;
 			break;
 		default:
-			once_badopt(ch, argv);
+			badopt(ch, argv, 1);
 		}
 	}
 	log_init(1, verbose);
@@ -436,10 +445,9 @@ main(int argc, char *argv[])
 
 	/* Known before parsing, so that every usage error says it right. */
 	once = has_once(argc, argv);
-	if (once)
-		opterr = 0;
-	while ((ch = getopt_long(argc, argv, once ? ":fc:p:tvVh" :
-	    "fc:p:tvVh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":fc:p:tvVh", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			foreground = 1;
@@ -475,7 +483,7 @@ main(int argc, char *argv[])
 				if (once)
 					once_usage("--timeout takes a duration "
 					    "such as 10s");
-				log_warnx("fpmprobe: --timeout %s: %s", optarg,
+				log_warnx("--timeout %s: %s", optarg,
 				    why != NULL ? why : "zero");
 				usage(stderr, 1);
 			}
@@ -490,9 +498,7 @@ main(int argc, char *argv[])
 			    optarg, once);
 			break;
 		default:
-			if (once)
-				once_badopt(ch, argv);
-			usage(stderr, 1);
+			badopt(ch, argv, once);
 		}
 	}
 	argc -= optind;
@@ -500,12 +506,12 @@ main(int argc, char *argv[])
 	log_init(1, verbose);
 
 	if ((o.json || o.timeout_ms > 0 || o.nthresholds > 0) && !once) {
-		log_warnx("fpmprobe: --json, --timeout, --warning and "
+		log_warnx("--json, --timeout, --warning and "
 		    "--critical go with --once");
 		usage(stderr, 1);
 	}
 	if (o.audit && !once) {
-		log_warnx("fpmprobe: --audit goes with --once");
+		log_warnx("--audit goes with --once");
 		usage(stderr, 1);
 	}
 	if (once && (test || foreground || pidfile != NULL))

@@ -1,9 +1,13 @@
 /*
  * Logging in the manner of relayd's log.c: stderr in the foreground,
- * syslog(LOG_DAEMON) once detached.
+ * syslog(LOG_DAEMON) once detached.  On stderr every message starts with
+ * "fpmprobe: ", as the tools around it write theirs, except when stderr
+ * is the systemd journal, which names the program itself.
  */
 
 #include "config.h"
+
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,14 +16,18 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fpmprobe.h"
 
 static void	log_crit(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 
-static int	log_foreground = 1;
-static int	log_verbose;
+static int	log_stderr_is_journal(void);
+
+static int	 log_foreground = 1;
+static int	 log_verbose;
+static int	 log_journal;
 
 /* Choose where messages go: stderr (foreground) or syslog. */
 void
@@ -27,9 +35,31 @@ log_init(int foreground, int verbose)
 {
 	log_foreground = foreground;
 	log_verbose = verbose;
+	log_journal = foreground && log_stderr_is_journal();
 	if (!foreground)
 		openlog("fpmprobe", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	tzset();
+}
+
+/*
+ * Is stderr the journal?  systemd says so in JOURNAL_STREAM, the device
+ * and inode of the stream it connected; a child's redirected stderr no
+ * longer matches.
+ */
+static int
+log_stderr_is_journal(void)
+{
+	const char		*env;
+	struct stat		 sb;
+	unsigned long long	 dev, ino;
+	char			 end;
+
+	if ((env = getenv("JOURNAL_STREAM")) == NULL ||
+	    sscanf(env, "%llu:%llu%c", &dev, &ino, &end) != 2 ||
+	    fstat(STDERR_FILENO, &sb) == -1)
+		return 0;
+	return (unsigned long long)sb.st_dev == dev &&
+	    (unsigned long long)sb.st_ino == ino;
 }
 
 /* Emit one message at a syslog priority. */
@@ -37,6 +67,8 @@ void
 vlog(int pri, const char *fmt, va_list ap)
 {
 	if (log_foreground) {
+		if (!log_journal)
+			fputs("fpmprobe: ", stderr);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
 		fflush(stderr);
@@ -116,7 +148,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_crit("fatal: %s: %s", msg, strerror(saved));
+	log_crit("%s: %s", msg, strerror(saved));
 	exit(1);
 }
 
@@ -130,7 +162,7 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_crit("fatal: %s", msg);
+	log_crit("%s", msg);
 	exit(1);
 }
 

@@ -79,7 +79,7 @@ is "$(wc -c <"$state/marks")" 0 "and the saved mark is gone"
 
 out=$(ctl maint nosuch x 2>&1); rc=$?
 is "$rc" 1 "an unknown pool: exit 1"
-is "$out" 'error: unknown pool "nosuch"' "with a clear error"
+is "$out" 'fpmprobe ctl: unknown pool "nosuch"' "with a clear error, as ctl says its own"
 out=$(ctl ready 2>&1); rc=$?
 is "$rc" 2 "ctl ready without a pool: usage, exit 2"
 

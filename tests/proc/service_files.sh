@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/stack.sh"
 . "$here/../lib/probe.sh"
-plan 27
+plan 30
 
 stack_init
 rcd=$top_builddir/rc.d/fpmprobe
@@ -219,5 +219,18 @@ else
 fi
 diag "$(cat "$msgs")"
 grep -q . "$STACK_DIR/fpmprobe.log" && diag "$(tail -n 20 "$STACK_DIR/fpmprobe.log")"
+
+# Messages on stderr start with "fpmprobe: ", except when stderr is the
+# journal (JOURNAL_STREAM names it), which names the program itself.
+printf 'pools:\n  www:\n    fastcgi: 127.0.0.1:9\n    bogus: 1\n' >"$STACK_DIR/bad.yml"
+err=$STACK_DIR/bad.err
+"$FPMPROBE" -t -c "$STACK_DIR/bad.yml" 2>"$err"
+is "$(grep -c "^fpmprobe: $STACK_DIR/bad.yml:[0-9]*:[0-9]*: " "$err") of $(wc -l <"$err")" "2 of 2" \
+	"configuration errors on a terminal: fpmprobe: FILE:LINE:COL: what"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$err") "$FPMPROBE" -t -c "$STACK_DIR/bad.yml" 2>"$err"
+is "$(grep -c "^$STACK_DIR/bad.yml:[0-9]*:[0-9]*: " "$err") of $(wc -l <"$err")" "2 of 2" \
+	"into the journal: without the prefix"
+JOURNAL_STREAM=1:1 "$FPMPROBE" -t -c "$STACK_DIR/bad.yml" 2>"$err"
+like "$(cat "$err")" "^fpmprobe: " "a JOURNAL_STREAM of another stream changes nothing"
 
 done_testing
