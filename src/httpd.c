@@ -3,7 +3,8 @@
  * GET /status with the JSON of --once, and the health endpoints for
  * load balancers that are not HAProxy (/health/POOL, /health, /live),
  * all from cached state like the agent: no request ever runs a probe.
- * Read-only.  Headers are capped, idle connections closed after
+ * Read-only.  /metrics speaks OpenMetrics to a scraper whose Accept
+ * header asks for it, the Prometheus text format otherwise.  Headers are capped, idle connections closed after
  * HTTPD_TIMEOUT_S, and a request on a connection beyond the first
  * HTTPD_CLIENTS_MAX open ones gets 503 and a close (/live gets its 200
  * and a close: the loop that answers it is what it reports on).
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +53,7 @@ static void	httpd_text(struct evhttp_request *, int, const char *,
 		    const char *);
 static int	httpd_track(struct evhttp_connection *);
 static void	httpd_closed(struct evhttp_connection *, void *);
+static void	httpd_metrics(struct evhttp_request *, struct buf *);
 static void	httpd_accept_error(struct evconnlistener *, void *);
 static void	httpd_new(struct event_base *);
 static int	httpd_attach(struct listener *);
@@ -280,11 +283,9 @@ httpd_request(struct evhttp_request *req, void *arg)
 		    "method not allowed\n");
 		return;
 	}
-	if (strcmp(path, "/metrics") == 0) {
-		metrics_format(&body, httpd_conf, httpd_start_time);
-		httpd_reply(req, HTTP_OK, "OK",
-		    "text/plain; version=0.0.4; charset=utf-8", &body);
-	} else if (strcmp(path, "/status") == 0) {
+	if (strcmp(path, "/metrics") == 0)
+		httpd_metrics(req, &body);
+	else if (strcmp(path, "/status") == 0) {
 		pools = xcalloc(httpd_conf->npools + 1, sizeof(*pools));
 		TAILQ_FOREACH(pool, &httpd_conf->pools, entry) {
 			pool_verdict(pool, now);
@@ -299,6 +300,48 @@ httpd_request(struct evhttp_request *req, void *arg)
 	else
 		httpd_health(req, path, now);
 	buf_free(&body);
+}
+
+/*
+ * GET /metrics, in the format its Accept header asks for (every Accept
+ * line of the request, as one list): 400 for a header that does not
+ * parse, 406 when it accepts neither format.
+ */
+static void
+httpd_metrics(struct evhttp_request *req, struct buf *body)
+{
+	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
+	struct evkeyval		*h;
+	struct buf		 accept = { NULL, 0, 0 };
+	enum exposition		 expo;
+	int			 rv;
+
+	TAILQ_FOREACH(h, in, next)
+		if (strcasecmp(h->key, "Accept") == 0) {
+			if (accept.len > 0)
+				buf_addstr(&accept, ",");
+			buf_addstr(&accept, h->value);
+		}
+	rv = metrics_negotiate(accept.len > 0 ? (const char *)accept.data :
+	    NULL, &expo);
+	buf_free(&accept);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Vary",
+	    "Accept");
+	if (rv == -1) {
+		httpd_text(req, HTTP_BADREQUEST, "Bad Request",
+		    "malformed Accept header\n");
+		return;
+	}
+	if (rv == 1) {
+		httpd_text(req, 406, "Not Acceptable", "/metrics serves "
+		    "text/plain; version=0.0.4 and application/openmetrics-text; "
+		    "version=1.0.0\n");
+		return;
+	}
+	metrics_write(body, httpd_conf, httpd_start_time, expo);
+	httpd_reply(req, HTTP_OK, "OK", expo == EXPO_OPENMETRICS ?
+	    "application/openmetrics-text; version=1.0.0; charset=utf-8" :
+	    "text/plain; version=0.0.4; charset=utf-8", body);
 }
 
 /*
