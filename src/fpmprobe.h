@@ -95,7 +95,9 @@
 #define LATENCY_NBUCKETS	14
 
 /* The status endpoint's bounds. */
-#define HTTPD_CLIENTS_MAX	64
+#define HTTPD_CLIENTS_MAX	64	/* open at once, counted from accept */
+#define HTTPD_SOURCE_MAX	16	/* of them from one address, or /64 */
+#define HTTPD_ACCEPT_BURST	16	/* accepts before they are admitted */
 #define HTTPD_HEADERS_MAX	8192
 #define HTTPD_TIMEOUT_S		5
 
