@@ -95,9 +95,13 @@ static struct evhttp		*httpd;
 static struct config		*httpd_conf;
 static struct httpd_conn	 httpd_conns[HTTPD_CLIENTS_MAX];
 static size_t			 httpd_nconns;
-/* Accepted, not admitted yet: their buffers, a reference held on each. */
-static struct bufferevent	*httpd_pending[HTTPD_ACCEPT_BURST];
-static size_t			 httpd_npending;
+/*
+ * Accepted, not admitted yet: their buffers, a reference held on each.
+ * Accepting stops at HTTPD_ACCEPT_BURST of them, but a listener resumed
+ * after EMFILE, or bound by a reload, may bring more: the array grows.
+ */
+static struct bufferevent	**httpd_pending;
+static size_t			 httpd_npending, httpd_pending_cap;
 static struct event		*httpd_admit_ev;
 static struct event		*httpd_sweep_ev;
 static int			 httpd_held;	/* accepting stopped */
@@ -189,6 +193,9 @@ httpd_stop(void)
 	httpd_nconns = 0;
 	while (httpd_npending > 0)
 		bufferevent_decref(httpd_pending[--httpd_npending]);
+	free(httpd_pending);
+	httpd_pending = NULL;
+	httpd_pending_cap = 0;
 	event_free(httpd_admit_ev);
 	event_free(httpd_sweep_ev);
 	httpd_admit_ev = httpd_sweep_ev = NULL;
@@ -220,9 +227,15 @@ httpd_new_conn(struct event_base *base, void *arg)
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		fatalx("bufferevent_socket_new");
 	bufferevent_incref(bev);
+	if (httpd_npending == httpd_pending_cap) {
+		httpd_pending_cap = httpd_pending_cap == 0 ?
+		    HTTPD_ACCEPT_BURST : httpd_pending_cap * 2;
+		httpd_pending = xreallocarray(httpd_pending, httpd_pending_cap,
+		    sizeof(*httpd_pending));
+	}
 	httpd_pending[httpd_npending++] = bev;
 	event_active(httpd_admit_ev, EV_TIMEOUT, 1);
-	if (httpd_npending == HTTPD_ACCEPT_BURST)
+	if (httpd_npending >= HTTPD_ACCEPT_BURST)
 		httpd_accept_hold(1);
 	return bev;
 }
