@@ -95,7 +95,9 @@
 #define LATENCY_NBUCKETS	14
 
 /* The status endpoint's bounds. */
-#define HTTPD_CLIENTS_MAX	64
+#define HTTPD_CLIENTS_MAX	64	/* open at once, counted from accept */
+#define HTTPD_SOURCE_MAX	16	/* of them from one address, or /64 */
+#define HTTPD_ACCEPT_BURST	16	/* accepts before they are admitted */
 #define HTTPD_HEADERS_MAX	8192
 #define HTTPD_TIMEOUT_S		5
 
@@ -670,6 +672,20 @@ struct pool_workers {
 	int			 sample_failed;	/* the last sample could not be had */
 };
 
+/* The processes of a status sample, by disjoint state (metrics.c). */
+struct worker_partition {
+	unsigned long long	 idle;
+	unsigned long long	 active;	/* busy, neither stuck nor held */
+	unsigned long long	 stuck;
+	unsigned long long	 held;
+};
+
+/* The formats /metrics serves (metrics_negotiate()). */
+enum exposition {
+	EXPO_TEXT = 0,		/* text/plain; version=0.0.4 */
+	EXPO_OPENMETRICS	/* application/openmetrics-text; version=1.0.0 */
+};
+
 enum pool_state {
 	POOL_UP = 0,
 	POOL_DOWN,
@@ -1099,6 +1115,12 @@ void	 httpd_stop(void);
 /* metrics.c */
 void	 latency_observe(struct check_status *, uint64_t);
 void	 metrics_format(struct buf *, struct config *, uint64_t);
+void	 metrics_write(struct buf *, struct config *, uint64_t,
+	    enum exposition);
+int	 metrics_negotiate(const char *, enum exposition *);
+int	 metrics_sample_current(const struct pool *, uint64_t);
+void	 metrics_partition(const struct pool_workers *,
+	    struct worker_partition *);
 
 /* report.c */
 int	 report_exit_code(struct config *, struct pool **, size_t);

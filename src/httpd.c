@@ -3,10 +3,22 @@
  * GET /status with the JSON of --once, and the health endpoints for
  * load balancers that are not HAProxy (/health/POOL, /health, /live),
  * all from cached state like the agent: no request ever runs a probe.
- * Read-only.  Headers are capped, idle connections closed after
- * HTTPD_TIMEOUT_S, and a request on a connection beyond the first
- * HTTPD_CLIENTS_MAX open ones gets 503 and a close (/live gets its 200
- * and a close: the loop that answers it is what it reports on).
+ * Read-only.  /metrics speaks OpenMetrics to a scraper whose Accept
+ * header asks for it, the Prometheus text format otherwise.
+ *
+ * Connections are judged at accept, before they send anything: a source
+ * agent.allow does not allow is closed at once, and at most
+ * HTTPD_CLIENTS_MAX are open, HTTPD_SOURCE_MAX of them from one source
+ * (an IPv4 address, an IPv6 /64).  A connection over either cap takes
+ * the place of the one that has waited longest without a request (from
+ * its own source, for the source's cap), so that silent or idle clients
+ * can hold neither descriptors nor the well-behaved clients' slots: a
+ * new client is always heard.  Each connection has one deadline, fixed
+ * when it starts to wait for a request or starts to get its answer:
+ * HTTPD_TIMEOUT_S later it is closed, however slowly it trickles bytes.
+ * evhttp accepts; the hook it calls for each new connection's buffer
+ * (evhttp_set_bevcb) queues the connection, and the admission runs
+ * right after the accept callback, before any byte is read from it.
  */
 
 #include "config.h"
@@ -17,10 +29,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
@@ -49,17 +64,47 @@ static void	httpd_reply(struct evhttp_request *, int, const char *,
 		    const char *, const struct buf *);
 static void	httpd_text(struct evhttp_request *, int, const char *,
 		    const char *);
-static int	httpd_track(struct evhttp_connection *);
+static struct bufferevent *httpd_new_conn(struct event_base *, void *);
+static void	httpd_admit(int, short, void *);
+static void	httpd_admit_one(struct evhttp_connection *, uint64_t);
+static int	httpd_source(const struct sockaddr *, uint8_t *);
+static struct httpd_conn *httpd_conn_find(struct evhttp_connection *);
+static struct httpd_conn *httpd_oldest_waiting(const uint8_t *);
+static void	httpd_replied(struct evhttp_request *, void *);
+static void	httpd_sweep(int, short, void *);
+static void	httpd_sweep_arm(void);
+static void	httpd_accept_hold(int);
 static void	httpd_closed(struct evhttp_connection *, void *);
+static void	httpd_metrics(struct evhttp_request *, struct buf *);
 static void	httpd_accept_error(struct evconnlistener *, void *);
 static void	httpd_new(struct event_base *);
 static int	httpd_attach(struct listener *);
 static void	httpd_detach(struct listener *);
 
+#define HTTPD_KEY_LEN	9	/* a source: its family, then the address */
+
+/* An open connection, counted from its accept. */
+struct httpd_conn {
+	struct evhttp_connection *evcon;
+	uint8_t			 src[HTTPD_KEY_LEN];	/* all 0: unix */
+	uint64_t		 deadline_us;
+	int			 replying;	/* its answer is being sent */
+};
+
 static struct evhttp		*httpd;
 static struct config		*httpd_conf;
-static struct evhttp_connection	*httpd_conns[HTTPD_CLIENTS_MAX];
+static struct httpd_conn	 httpd_conns[HTTPD_CLIENTS_MAX];
 static size_t			 httpd_nconns;
+/*
+ * Accepted, not admitted yet: their buffers, a reference held on each.
+ * Accepting stops at HTTPD_ACCEPT_BURST of them, but a listener resumed
+ * after EMFILE, or bound by a reload, may bring more: the array grows.
+ */
+static struct bufferevent	**httpd_pending;
+static size_t			 httpd_npending, httpd_pending_cap;
+static struct event		*httpd_admit_ev;
+static struct event		*httpd_sweep_ev;
+static int			 httpd_held;	/* accepting stopped */
 static uint64_t			 httpd_start_time;
 /* Sockets handed to evhttp, which accepts on them. */
 static struct listener_set	 httpd_listeners = {
@@ -111,6 +156,11 @@ httpd_new(struct event_base *base)
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(httpd, httpd_request, NULL);
+	evhttp_set_bevcb(httpd, httpd_new_conn, NULL);
+	if ((httpd_admit_ev = event_new(base, -1, 0, httpd_admit, NULL)) ==
+	    NULL || (httpd_sweep_ev = evtimer_new(base, httpd_sweep, NULL)) ==
+	    NULL)
+		fatalx("event_new");
 }
 
 /* Give a new socket to evhttp, which then accepts on it. */
@@ -138,9 +188,18 @@ httpd_stop(void)
 	if (httpd == NULL)
 		return;
 	listeners_close(&httpd_listeners);
-	evhttp_free(httpd);	/* frees the connections: no close callbacks */
+	evhttp_free(httpd);	/* frees the connections, which untrack */
 	httpd = NULL;
 	httpd_nconns = 0;
+	while (httpd_npending > 0)
+		bufferevent_decref(httpd_pending[--httpd_npending]);
+	free(httpd_pending);
+	httpd_pending = NULL;
+	httpd_pending_cap = 0;
+	event_free(httpd_admit_ev);
+	event_free(httpd_sweep_ev);
+	httpd_admit_ev = httpd_sweep_ev = NULL;
+	httpd_held = 0;
 }
 
 /* Accepting failed on a status port (its argument is evhttp's). */
@@ -154,35 +213,236 @@ httpd_accept_error(struct evconnlistener *lev, void *arg)
 }
 
 /*
- * Count a connection the first time it brings a request; 0 when it is
- * over the limit and must be refused.
+ * evhttp accepted a connection and asks for its buffer: make it, keep a
+ * reference to it, and have the connection admitted as soon as the
+ * accept callback is over.  After HTTPD_ACCEPT_BURST of them, accepting
+ * waits for that, so that a flood cannot take descriptors first.
+ */
+static struct bufferevent *
+httpd_new_conn(struct event_base *base, void *arg)
+{
+	struct bufferevent	*bev;
+
+	if ((bev = bufferevent_socket_new(base, -1,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		fatalx("bufferevent_socket_new");
+	bufferevent_incref(bev);
+	if (httpd_npending == httpd_pending_cap) {
+		httpd_pending_cap = httpd_pending_cap == 0 ?
+		    HTTPD_ACCEPT_BURST : httpd_pending_cap * 2;
+		httpd_pending = xreallocarray(httpd_pending, httpd_pending_cap,
+		    sizeof(*httpd_pending));
+	}
+	httpd_pending[httpd_npending++] = bev;
+	event_active(httpd_admit_ev, EV_TIMEOUT, 1);
+	if (httpd_npending >= HTTPD_ACCEPT_BURST)
+		httpd_accept_hold(1);
+	return bev;
+}
+
+/* Stop accepting (hold), or accept again on every listener not paused. */
+static void
+httpd_accept_hold(int hold)
+{
+	struct listener	*l;
+	size_t		 i;
+
+	httpd_held = hold;
+	for (i = 0; i < httpd_listeners.n; i++) {
+		l = httpd_listeners.l[i];
+		if (hold)
+			evconnlistener_disable(l->lev);
+		else if (l->resume == NULL || !evtimer_pending(l->resume, NULL))
+			evconnlistener_enable(l->lev);
+	}
+}
+
+/*
+ * Admit the connections just accepted.  evhttp made each one's buffer
+ * with the connection as its callbacks' argument; one it has freed
+ * already has none left.
+ */
+static void
+httpd_admit(int fd, short ev, void *arg)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	void				*cbarg;
+	uint64_t			 now = now_us();
+	size_t				 i;
+
+	for (i = 0; i < httpd_npending; i++) {
+		bev = httpd_pending[i];
+		bufferevent_getcb(bev, NULL, NULL, NULL, &cbarg);
+		evcon = cbarg;
+		if (evcon != NULL && evhttp_connection_get_bufferevent(evcon) ==
+		    bev)
+			httpd_admit_one(evcon, now);
+		bufferevent_decref(bev);
+	}
+	httpd_npending = 0;
+	if (httpd_held)
+		httpd_accept_hold(0);
+	httpd_sweep_arm();
+}
+
+/*
+ * Judge one new connection: closed at once when its source is not
+ * allowed; over a cap, it takes the place of the connection that has
+ * waited longest for a request (of its source, for the source's cap),
+ * or is closed when every one is getting an answer.
+ */
+static void
+httpd_admit_one(struct evhttp_connection *evcon, uint64_t now)
+{
+	const struct sockaddr	*sa = evhttp_connection_get_addr(evcon);
+	struct httpd_conn	*hc, *old;
+	uint8_t			 src[HTTPD_KEY_LEN];
+	size_t			 i, n = 0;
+
+	if (!httpd_allowed(sa)) {
+		evhttp_connection_free(evcon);
+		return;
+	}
+	if (httpd_source(sa, src))
+		for (i = 0; i < httpd_nconns; i++)
+			if (memcmp(httpd_conns[i].src, src, sizeof(src)) == 0)
+				n++;
+	if (n >= HTTPD_SOURCE_MAX || httpd_nconns >= HTTPD_CLIENTS_MAX) {
+		old = httpd_oldest_waiting(n >= HTTPD_SOURCE_MAX ? src : NULL);
+		if (old == NULL) {
+			evhttp_connection_free(evcon);
+			return;
+		}
+		log_debug("http: a connection over the cap closes one that sent "
+		    "no request");
+		evhttp_connection_free(old->evcon);	/* untracks it */
+	}
+	hc = &httpd_conns[httpd_nconns++];
+	hc->evcon = evcon;
+	memcpy(hc->src, src, sizeof(src));
+	hc->deadline_us = now + HTTPD_TIMEOUT_S * 1000000ULL;
+	hc->replying = 0;
+	evhttp_connection_set_closecb(evcon, httpd_closed, NULL);
+}
+
+/*
+ * The source a peer counts against, as a key: an IPv4 address (mapped
+ * ones too) or an IPv6 /64, which one host has whole.  0, the key all
+ * zeros, for a peer of a unix socket, which is not counted.
  */
 static int
-httpd_track(struct evhttp_connection *evcon)
+httpd_source(const struct sockaddr *sa, uint8_t *key)
+{
+	static const uint8_t	 v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const uint8_t		*in6;
+
+	memset(key, 0, HTTPD_KEY_LEN);
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		key[0] = AF_INET;
+		memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 1;
+	}
+	if (sa == NULL || sa->sa_family != AF_INET6)
+		return 0;
+	in6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	key[0] = memcmp(in6, v4mapped, 12) == 0 ? AF_INET : AF_INET6;
+	memcpy(key + 1, key[0] == AF_INET ? in6 + 12 : in6,
+	    key[0] == AF_INET ? 4 : 8);
+	return 1;
+}
+
+/* The connection's entry; NULL for one that is not counted. */
+static struct httpd_conn *
+httpd_conn_find(struct evhttp_connection *evcon)
 {
 	size_t	 i;
 
 	for (i = 0; i < httpd_nconns; i++)
-		if (httpd_conns[i] == evcon)
-			return 1;
-	if (httpd_nconns == HTTPD_CLIENTS_MAX)
-		return 0;
-	httpd_conns[httpd_nconns++] = evcon;
-	evhttp_connection_set_closecb(evcon, httpd_closed, NULL);
-	return 1;
+		if (httpd_conns[i].evcon == evcon)
+			return &httpd_conns[i];
+	return NULL;
+}
+
+/*
+ * The connection that has waited longest for a request (of the source,
+ * unless src is NULL); NULL when every one is getting an answer.
+ */
+static struct httpd_conn *
+httpd_oldest_waiting(const uint8_t *src)
+{
+	struct httpd_conn	*hc, *best = NULL;
+	size_t			 i;
+
+	for (i = 0; i < httpd_nconns; i++) {
+		hc = &httpd_conns[i];
+		if (hc->replying || (src != NULL &&
+		    memcmp(hc->src, src, HTTPD_KEY_LEN) != 0))
+			continue;
+		if (best == NULL || hc->deadline_us < best->deadline_us)
+			best = hc;
+	}
+	return best;
+}
+
+/* An answer went out whole: the connection waits for its next request. */
+static void
+httpd_replied(struct evhttp_request *req, void *arg)
+{
+	struct httpd_conn	*hc;
+
+	if ((hc = httpd_conn_find(arg)) == NULL)
+		return;
+	hc->replying = 0;
+	hc->deadline_us = now_us() + HTTPD_TIMEOUT_S * 1000000ULL;
+	httpd_sweep_arm();
+}
+
+/* Close the connections past their deadline, then wait for the next. */
+static void
+httpd_sweep(int fd, short ev, void *arg)
+{
+	struct evhttp_connection	*late[HTTPD_CLIENTS_MAX];
+	uint64_t			 now = now_us();
+	size_t				 i, n = 0;
+
+	for (i = 0; i < httpd_nconns; i++)
+		if (httpd_conns[i].deadline_us <= now)
+			late[n++] = httpd_conns[i].evcon;
+	for (i = 0; i < n; i++)
+		evhttp_connection_free(late[i]);	/* untracks it */
+	httpd_sweep_arm();
+}
+
+/* Arm the sweep for the earliest deadline. */
+static void
+httpd_sweep_arm(void)
+{
+	struct timeval	 tv;
+	uint64_t	 first = UINT64_MAX, now = now_us(), left;
+	size_t		 i;
+
+	for (i = 0; i < httpd_nconns; i++)
+		if (httpd_conns[i].deadline_us < first)
+			first = httpd_conns[i].deadline_us;
+	if (first == UINT64_MAX) {
+		evtimer_del(httpd_sweep_ev);
+		return;
+	}
+	left = first > now ? first - now : 0;
+	tv.tv_sec = (time_t)(left / 1000000);
+	tv.tv_usec = (suseconds_t)(left % 1000000);
+	evtimer_add(httpd_sweep_ev, &tv);
 }
 
 /* A counted connection went away. */
 static void
 httpd_closed(struct evhttp_connection *evcon, void *arg)
 {
-	size_t	 i;
+	struct httpd_conn	*hc;
 
-	for (i = 0; i < httpd_nconns; i++)
-		if (httpd_conns[i] == evcon) {
-			httpd_conns[i] = httpd_conns[--httpd_nconns];
-			break;
-		}
+	if ((hc = httpd_conn_find(evcon)) != NULL)
+		*hc = httpd_conns[--httpd_nconns];
 }
 
 /*
@@ -246,6 +506,7 @@ httpd_request(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type	 method = evhttp_request_get_command(req);
 	struct buf		 body = { NULL, 0, 0 };
 	struct pool		**pools, *pool;
+	struct httpd_conn	*hc;
 	size_t			 n = 0;
 	uint64_t		 now = now_us();
 	int			 get = method == EVHTTP_REQ_GET ||
@@ -253,16 +514,10 @@ httpd_request(struct evhttp_request *req, void *arg)
 
 	if (path == NULL || path[0] == '\0')
 		path = "/";
-	if (!httpd_track(evcon)) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Connection", "close");
-		if (get && strcmp(path, "/live") == 0 && httpd_allowed(sa)) {
-			httpd_live(req);
-			return;
-		}
-		httpd_text(req, 503, "Service Unavailable",
-		    "too many connections\n");
-		return;
+	if ((hc = httpd_conn_find(evcon)) != NULL) {
+		hc->replying = 1;
+		hc->deadline_us = now + HTTPD_TIMEOUT_S * 1000000ULL;
+		evhttp_request_set_on_complete_cb(req, httpd_replied, evcon);
 	}
 	if (!httpd_allowed(sa)) {
 		httpd_text(req, 403, "Forbidden", "forbidden\n");
@@ -280,11 +535,9 @@ httpd_request(struct evhttp_request *req, void *arg)
 		    "method not allowed\n");
 		return;
 	}
-	if (strcmp(path, "/metrics") == 0) {
-		metrics_format(&body, httpd_conf, httpd_start_time);
-		httpd_reply(req, HTTP_OK, "OK",
-		    "text/plain; version=0.0.4; charset=utf-8", &body);
-	} else if (strcmp(path, "/status") == 0) {
+	if (strcmp(path, "/metrics") == 0)
+		httpd_metrics(req, &body);
+	else if (strcmp(path, "/status") == 0) {
 		pools = xcalloc(httpd_conf->npools + 1, sizeof(*pools));
 		TAILQ_FOREACH(pool, &httpd_conf->pools, entry) {
 			pool_verdict(pool, now);
@@ -299,6 +552,48 @@ httpd_request(struct evhttp_request *req, void *arg)
 	else
 		httpd_health(req, path, now);
 	buf_free(&body);
+}
+
+/*
+ * GET /metrics, in the format its Accept header asks for (every Accept
+ * line of the request, as one list): 400 for a header that does not
+ * parse, 406 when it accepts neither format.
+ */
+static void
+httpd_metrics(struct evhttp_request *req, struct buf *body)
+{
+	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
+	struct evkeyval		*h;
+	struct buf		 accept = { NULL, 0, 0 };
+	enum exposition		 expo;
+	int			 rv;
+
+	TAILQ_FOREACH(h, in, next)
+		if (strcasecmp(h->key, "Accept") == 0) {
+			if (accept.len > 0)
+				buf_addstr(&accept, ",");
+			buf_addstr(&accept, h->value);
+		}
+	rv = metrics_negotiate(accept.len > 0 ? (const char *)accept.data :
+	    NULL, &expo);
+	buf_free(&accept);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Vary",
+	    "Accept");
+	if (rv == -1) {
+		httpd_text(req, HTTP_BADREQUEST, "Bad Request",
+		    "malformed Accept header\n");
+		return;
+	}
+	if (rv == 1) {
+		httpd_text(req, 406, "Not Acceptable", "/metrics serves "
+		    "text/plain; version=0.0.4 and application/openmetrics-text; "
+		    "version=1.0.0\n");
+		return;
+	}
+	metrics_write(body, httpd_conf, httpd_start_time, expo);
+	httpd_reply(req, HTTP_OK, "OK", expo == EXPO_OPENMETRICS ?
+	    "application/openmetrics-text; version=1.0.0; charset=utf-8" :
+	    "text/plain; version=0.0.4; charset=utf-8", body);
 }
 
 /*

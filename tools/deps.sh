@@ -23,6 +23,11 @@ PACKAGES=(
 	dpkg-dev debhelper lintian
 	# checks
 	shellcheck valgrind
+	# /metrics read by real parsers (tests/proc/metrics.sh): Prometheus's
+	# Python client (text and OpenMetrics) and promtool check metrics
+	python3-prometheus-client
+	# promtool, and a Prometheus server that scrapes fpmprobe in the test
+	prometheus
 	# the sanitizer pass and the fuzzers (make fuzz): clang, libFuzzer
 	clang libclang-rt-14-dev
 )
