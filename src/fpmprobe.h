@@ -575,6 +575,7 @@ struct wait_info {
 	char		 wchan[64];
 	char		 peers[WAIT_PEERS_MAX][64];	/* "127.0.0.1:5432" */
 	char		 peer_names[WAIT_PEERS_MAX][32];	/* "PostgreSQL" */
+	char		 locals[WAIT_PEERS_MAX][64];	/* the worker's end of each */
 	size_t		 npeers;
 	char		 client[64];	/* who sent the worker its request */
 };
