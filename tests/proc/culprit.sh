@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# The database culprit: 4 php-fpm workers blocked behind a lock that an
+# open transaction holds, on PostgreSQL (LOCK TABLE ... ACCESS
+# EXCLUSIVE) and on MariaDB (a row lock of SELECT ... FOR UPDATE).  The
+# pool's database check finds the workers' sessions by their sockets'
+# local addresses and names the session that blocks them, in the reason,
+# the text report and the JSON, long before stuck_after (10s); a check
+# user without the privileges gets a report that says what is missing;
+# the agent keeps answering at once while the lookups run.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/tap.sh"
+. "$here/../lib/stack.sh"
+. "$here/../lib/probe.sh"
+[ "$(id -u)" = 0 ] || skip_all "needs root (php-fpm -R, private servers)"
+[ -x "$PG_BINDIR/postgres" ] || skip_all "no PostgreSQL in $PG_BINDIR"
+command -v mariadb-install-db >/dev/null || skip_all "no MariaDB server installed"
+
+stack_init
+require_checks pgsql mysql
+plan 24
+
+# Run --once on CONF: out, rc and elapsed (ms); --json unless -t.
+once() {
+	local t0 json=--json
+	[ "$1" = -t ] && { json=; shift; }
+	t0=$(ms_now)
+	out=$("$FPMPROBE" --once $json -c "$@" 2>"$STACK_DIR/once.err"); rc=$?
+	elapsed=$(($(ms_now) - t0))
+}
+
+# The first line of the blocker session's output: its pid, once it holds
+# the lock.
+blocker_pid_of() {
+	sed -n '1{/^[0-9][0-9]*$/p}' "$1" 2>/dev/null
+}
+
+# Start 4 requests of SCRIPT [QUERY] on the pool at ADDR; they hang
+# behind the lock.
+occupy() {
+	local addr=$1 script=$2 query=${3:-} i
+	for i in 1 2 3 4; do
+		timeout 60 bash -c "$(declare -f fcgi_get); fcgi_get '$addr' '$script' '$query'" \
+			>/dev/null 2>&1 &
+		stack_track_pid $!
+	done
+}
+
+# The pool configuration: one fastcgi check on the real path, one
+# database check (its YAML in $2) on the server the workers use.
+pool_conf() {
+	local file=$1 db=$2 agent=${3:-}
+	{
+		[ -n "$agent" ] && printf 'agent:\n  listen: [ "127.0.0.1:%s" ]\n' "$agent"
+		cat <<YAML
+defaults:
+  interval: 1s
+  timeout: 1s
+  rise: 1
+  fall: 1
+pools:
+  app:
+    fastcgi: $FPM_APP_ADDR
+    status_path: /fpm-status
+    status_listen: $FPM_APP_STATUS_ADDR
+    stuck_after: 10s
+    checks:
+      - { name: app, type: fastcgi, script: $STACK_WWW/status.php, expect_body: OK }
+      - $db
+YAML
+	} >"$file"
+}
+
+# FPMPROBE_VALGRIND=1: the lookup under valgrind once, for the record.
+valgrind_once() {
+	[ "${FPMPROBE_VALGRIND:-0}" = 1 ] || return 0
+	valgrind -q --leak-check=full --error-exitcode=1 "$FPMPROBE" --once --json -c "$1" \
+		>/dev/null 2>"$STACK_DIR/valgrind.out"
+	diag "valgrind --once --json -c $1: exit $? $(grep -c '==' "$STACK_DIR/valgrind.out") lines of report"
+	diag "$(cat "$STACK_DIR/valgrind.out")"
+}
+
+fpm_start app max_children=4 status_listen=1 || bail_out "php-fpm did not start"
+
+# --- PostgreSQL -----------------------------------------------------------
+pg_start || bail_out "PostgreSQL did not start"
+pg_psql "GRANT pg_read_all_stats TO probe" \
+	"CREATE ROLE nightly LOGIN PASSWORD 'nightly-secret'" \
+	"GRANT ALL ON app_table TO nightly" \
+	"CREATE ROLE probe_np LOGIN PASSWORD 'np-secret'" >&2 ||
+	bail_out "PostgreSQL roles"
+(umask 077 && echo np-secret >"$STACK_DIR/pg-np.pw")
+pg_db="{ name: db, type: pgsql, conninfo: \"$PG_CONNINFO\", password_file: $PG_PASSWORD_FILE }"
+pg_db_np="{ name: db, type: pgsql, conninfo: \"host=127.0.0.1 port=$PG_PORT dbname=app user=probe_np\", password_file: $STACK_DIR/pg-np.pw }"
+pool_conf "$STACK_DIR/pg.yml" "$pg_db"
+pool_conf "$STACK_DIR/pg-np.yml" "$pg_db_np"
+
+# The blocker: a session over TCP, as another role, that learns its own
+# pid and holds ACCESS EXCLUSIVE in a transaction it leaves open.
+pgfifo=$STACK_DIR/pg-blocker.fifo
+mkfifo -m 600 "$pgfifo"
+exec {pgfd}<>"$pgfifo"
+PGPASSWORD=nightly-secret PGAPPNAME=nightly-report "$PG_BINDIR/psql" -X -q -At \
+	-h 127.0.0.1 -p "$PG_PORT" -U nightly -d app <"$pgfifo" >"$STACK_DIR/pg-blocker.out" 2>&1 &
+pgblocker=$!
+printf 'SELECT pg_backend_pid();\nBEGIN;\nLOCK TABLE app_table IN ACCESS EXCLUSIVE MODE;\n' >&"$pgfd"
+ok "the blocker session learns its pid" poll_until 10 sh -c "sed -n 1p '$STACK_DIR/pg-blocker.out' | grep -qx '[0-9][0-9]*'"
+pgpid=$(blocker_pid_of "$STACK_DIR/pg-blocker.out")
+_pg_locked() {
+	[ "$(pg_psql "SELECT count(*) FROM pg_locks WHERE pid = ${pgpid:-0} AND mode = 'AccessExclusiveLock' AND granted")" -ge 1 ]
+}
+ok "pid $pgpid holds ACCESS EXCLUSIVE on app_table" poll_until 10 _pg_locked
+occupy "$FPM_APP_ADDR" "$STACK_WWW/pg.php"
+ok "all 4 workers hang on the lock" poll_until 10 fpm_active_at_least "$FPM_APP_STATUS_ADDR" 4
+_pg_waiting() {
+	[ "$(pg_psql "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND ${pgpid:-0} = ANY (pg_blocking_pids(pid))")" -ge 4 ]
+}
+ok "their 4 sessions wait behind pid $pgpid" poll_until 10 _pg_waiting
+
+valgrind_once "$STACK_DIR/pg.yml"
+
+once "$STACK_DIR/pg.yml"
+diag "PostgreSQL --once --json in ${elapsed} ms: reason: $(json_get "$out" 'j["pools"][0]["reason"]')"
+is "$rc" 2 "--once: CRITICAL"
+like "$(json_get "$out" 'j["pools"][0]["reason"]')" \
+	"^(app: timeout 1000ms; 4/4 workers wait on|4/4 workers stuck >10s on) a PostgreSQL lock at (127\\.0\\.0\\.1)?:$PG_PORT held by pid $pgpid \\(idle in transaction [0-9]+s\\)$" \
+	"the reason names PostgreSQL, its port and the blocker's pid"
+within_ms "$elapsed" $((2000 + LOAD_MARGIN_MS)) "within 2 s (+ margin), process start-up included"
+ok "the reason fits HAProxy's 128 bytes" test "$(json_get "$out" 'len(j["pools"][0]["agent"])')" -le 128
+is "$(json_get "$out" '[p["db_session"]["blocker"]["session_id"] for p in j["pools"][0]["workers"]["processes"] if "db_session" in p]')" \
+	"[$pgpid, $pgpid, $pgpid, $pgpid]" "JSON: each worker's session is blocked by the blocker's pid"
+is "$(json_get "$out" 'sorted(set((p["db_session"]["blocker"]["state"], p["db_session"]["blocker"]["application_name"], p["db_session"]["blocker"]["user"], p["db_session"]["session"]["wait"], p["db_session"]["session"]["waits_on"]) for p in j["pools"][0]["workers"]["processes"] if "db_session" in p))')" \
+	"[('idle in transaction', 'nightly-report', 'nightly', 'Lock/relation', 'app_table')]" \
+	"JSON: the blocker's state, application_name, user; the workers' wait event and table"
+like "$(json_get "$out" '[p["db_session"]["blocker"]["client"] for p in j["pools"][0]["workers"]["processes"] if "db_session" in p][0]')" \
+	'^127\.0\.0\.1:[0-9]+$' "JSON: the blocker's client address"
+is "$(json_get "$out" '[c["culprit"]["sessions_found"] for c in j["pools"][0]["checks"] if c["name"] == "db"][0]')" 4 \
+	"JSON: the check found 4 sessions"
+once -t "$STACK_DIR/pg.yml"
+diag "$out"
+like "$out" "blocked by pid $pgpid: idle in transaction, transaction [0-9]+s, client 127\\.0\\.0\\.1:[0-9]+, application_name \"nightly-report\", user nightly: LOCK TABLE app_table" \
+	"the text report names the blocker, its state, age, client and application"
+like "$out" "PostgreSQL session pid [0-9]+ active, waiting for Lock/relation on app_table, client 127\\.0\\.0\\.1:[0-9]+, user probe: SELECT count" \
+	"and each worker's own session"
+
+# A check user without pg_read_all_stats does not see the workers'
+# sessions (another user's): the report says what is missing.
+once "$STACK_DIR/pg-np.yml"
+diag "without pg_read_all_stats: reason: $(json_get "$out" 'j["pools"][0]["reason"]')"
+like "$(json_get "$out" '[c["culprit"]["missing_privilege"] for c in j["pools"][0]["checks"] if c["name"] == "db"][0]')" \
+	'^pg_read_all_stats \(GRANT pg_read_all_stats TO probe_np\)' "JSON: the missing privilege, and how to grant it"
+is "$(json_get "$out" '[c["ok"] for c in j["pools"][0]["checks"] if c["name"] == "db"][0]')" True \
+	"the check itself still passes"
+like "$(json_get "$out" 'j["pools"][0]["reason"]')" "^app: timeout after 1000ms in response; 4/4 workers busy" \
+	"the reason falls back to where the workers wait"
+once -t "$STACK_DIR/pg-np.yml"
+like "$out" "MISSING privilege: pg_read_all_stats \\(GRANT pg_read_all_stats TO probe_np\\)" \
+	"the text report says what is missing"
+
+# The daemon: the reason comes, and the agent never waits for a lookup.
+agent=$(free_port)
+pool_conf "$STACK_DIR/pg-daemon.yml" "$pg_db" "$agent"
+FPMPROBE_ARGS=-v fp_daemon_start "$STACK_DIR/pg-daemon.yml" "$agent" || bail_out "the daemon did not start"
+ok "the agent answers with the blocker" \
+	poll_until 15 sh -c "'$AGENTC' -s app 127.0.0.1:$agent | grep -q 'held by pid $pgpid'"
+diag "agent: $(agent_ask "$agent" app)"
+stats=$("$AGENTC" -n 300 -c 1 -s app "127.0.0.1:$agent")
+diag "agent during the PostgreSQL lookups: $stats"
+like "$stats" 'errors=0 ' "the agent answers every time while the lookups run"
+within_ms "$(us_to_ms "$(sed -n 's/.*max_us=\([0-9]*\).*/\1/p' <<<"$stats")")" "$LOAD_MARGIN_MS" \
+	"none waits for a lookup: the slowest answer within the margin"
+http_ok=$(grep -c 'culprit' "$STACK_DIR/fpmprobe.log")
+ok "the daemon stops cleanly" fp_daemon_stop
+is "$http_ok" 0 "nothing about lookups in the log"
+
+printf 'ROLLBACK;\n\\q\n' >&"$pgfd"
+exec {pgfd}>&-
+poll_until 10 _stack_all_dead "$pgblocker"
+ok "the workers are free once the lock is released" \
+	poll_until 15 sh -c "! '$FPMPROBE' --once -c '$STACK_DIR/pg.yml' | grep -q 'held by'"
+poll_until 15 sh -c "'$FPMPROBE' --once -c '$STACK_DIR/pg.yml' >/dev/null"
+
+
+done_testing

@@ -1,0 +1,137 @@
+/*
+ * Unit tests of the database culprit's pure parts: the reason's short
+ * form within its bound, PostgreSQL's id arrays, the lookup's address
+ * lists, matching a session to a worker, and hostile values cut to
+ * their fields.
+ */
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fpmprobe.h"
+#include "tap.h"
+
+/* Every tier of the short form, each within what it is given. */
+static void
+test_reason(void)
+{
+	char	 out[REASON_MAX + 1];
+	size_t	 room;
+
+	ok(culprit_reason_format(out, sizeof(out), "4/4 workers wait on",
+	    "PostgreSQL", "lock", "127.0.0.1:5432", "pid", 4711,
+	    "idle in transaction", 12), "the whole form fits");
+	is_str(out, "4/4 workers wait on a PostgreSQL lock at 127.0.0.1:5432 "
+	    "held by pid 4711 (idle in transaction 12s)", "the whole form");
+
+	/* After "app: timeout 1000ms; " (21 bytes). */
+	room = sizeof(out) - 21;
+	culprit_reason_format(out, room, "4/4 workers wait on", "PostgreSQL",
+	    "lock", "127.0.0.1:5432", "pid", 4194303, "idle in transaction",
+	    734);
+	is_str(out, "4/4 workers wait on a PostgreSQL lock at :5432 held by "
+	    "pid 4194303 (idle in transaction 12m)", "a long pid: the host goes");
+	ok(strlen(out) < room, "within the room left (%zu < %zu)", strlen(out),
+	    room);
+
+	culprit_reason_format(out, 70, "4/4 workers wait on", "PostgreSQL",
+	    "lock", "127.0.0.1:5432", "pid", 4711, "idle in transaction", 12);
+	is_str(out, "4/4 workers wait on a PostgreSQL lock at :5432 held by "
+	    "pid 4711", "less room: the state goes");
+
+	culprit_reason_format(out, 70, "4/4 workers wait on", "MariaDB",
+	    "row lock", "127.0.0.1:3306", "thread", 42, "", -1);
+	is_str(out, "4/4 workers wait on a MariaDB row lock at :3306 held by "
+	    "thread 42", "no state known");
+
+	culprit_reason_format(out, sizeof(out), "4/4 workers wait on",
+	    "PostgreSQL", "lock", "unix:/run/postgresql/.s.PGSQL.5432", "pid",
+	    -1, "", -1);
+	is_str(out, "4/4 workers wait on a PostgreSQL lock at "
+	    "unix:/run/postgresql/.s.PGSQL.5432 held by a session not visible",
+	    "a holder not known, a unix socket");
+
+	culprit_reason_format(out, 12, "4/4 workers wait on", "PostgreSQL",
+	    "lock", "127.0.0.1:5432", "pid", 4711, "active", 3);
+	is_int(strlen(out), 11, "nothing fits: cut to the buffer");
+}
+
+/* pg_blocking_pids()'s text. */
+static void
+test_ids(void)
+{
+	int64_t	 ids[CULPRIT_BLOCKED_BY_MAX];
+
+	is_int(culprit_ids_parse("{4711}", ids, 4), 1, "one id");
+	is_int(ids[0], 4711, "its value");
+	is_int(culprit_ids_parse("{1,2,3,4,5,6}", ids, 4), 4, "at most max");
+	is_int(ids[3], 4, "in order");
+	is_int(culprit_ids_parse("{}", ids, 4), 0, "none");
+	is_int(culprit_ids_parse(NULL, ids, 4), 0, "NULL");
+	is_int(culprit_ids_parse("{12,x}", ids, 4), 1, "garbage stops it");
+	is_int(culprit_ids_parse("4711", ids, 4), 0, "not an array");
+	is_int(culprit_ids_parse("{-5}", ids, 4), 0, "no negative id");
+}
+
+/* The WHERE lists, and finding a worker by the session's client. */
+static void
+test_match(void)
+{
+	struct db_culprit	 cu;
+	struct buf		 b = { NULL, 0, 0 };
+
+	memset(&cu, 0, sizeof(cu));
+	strlcpy_safe(cu.w[0].local, "127.0.0.1:40112", sizeof(cu.w[0].local));
+	strlcpy_safe(cu.w[1].local, "[::1]:40113", sizeof(cu.w[1].local));
+	strlcpy_safe(cu.w[2].local, "1.2.3.4:5'; DROP", sizeof(cu.w[2].local));
+	cu.n = 3;
+	culprit_sql_list(&b, &cu, 0);
+	is_str((char *)b.data, "40112, 40113", "ports; a hostile entry left out");
+	buf_reset(&b);
+	culprit_sql_list(&b, &cu, 1);
+	is_str((char *)b.data, "'127.0.0.1:40112', '[::1]:40113'",
+	    "quoted host:port");
+	buf_reset(&b);
+	cu.n = 0;
+	culprit_sql_list(&b, &cu, 0);
+	is_str((char *)b.data, "0", "no worker: a list that matches none");
+	buf_free(&b);
+	cu.n = 3;
+	ok(culprit_worker(&cu, "127.0.0.1", 40112) == &cu.w[0],
+	    "PostgreSQL's client_addr and client_port");
+	ok(culprit_worker(&cu, "::1", 40113) == &cu.w[1], "IPv6 in brackets");
+	ok(culprit_worker(&cu, "127.0.0.1:40112", -1) == &cu.w[0],
+	    "PROCESSLIST's HOST");
+	ok(culprit_worker(&cu, "127.0.0.1", 40114) == NULL, "another port");
+	ok(culprit_worker(&cu, NULL, 1) == NULL, "NULL");
+}
+
+/* A hostile application_name: cut, printable, NULL as empty. */
+static void
+test_text(void)
+{
+	char	 out[CULPRIT_TEXT_MAX], big[4096];
+
+	memset(big, 'A', sizeof(big));
+	big[10] = '\n';
+	big[11] = (char)0xff;
+	culprit_text(out, sizeof(out), big, sizeof(big));
+	ok(strlen(out) < sizeof(out), "cut to its field");
+	ok(strchr(out, '\n') == NULL && strchr(out, (char)0xff) == NULL,
+	    "control and high bytes replaced");
+	ok(strstr(out, "...") != NULL, "cut visibly");
+	culprit_text(out, sizeof(out), NULL, 0);
+	is_str(out, "", "NULL is empty");
+}
+
+int
+main(void)
+{
+	test_reason();
+	test_ids();
+	test_match();
+	test_text();
+	return tap_done();
+}
