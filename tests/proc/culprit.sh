@@ -17,7 +17,7 @@ command -v mariadb-install-db >/dev/null || skip_all "no MariaDB server installe
 
 stack_init
 require_checks pgsql mysql
-plan 24
+plan 43
 
 # Run --once on CONF: out, rc and elapsed (ms); --json unless -t.
 once() {
@@ -179,5 +179,103 @@ ok "the workers are free once the lock is released" \
 	poll_until 15 sh -c "! '$FPMPROBE' --once -c '$STACK_DIR/pg.yml' | grep -q 'held by'"
 poll_until 15 sh -c "'$FPMPROBE' --once -c '$STACK_DIR/pg.yml' >/dev/null"
 
+# --- MariaDB --------------------------------------------------------------
+my_start || bail_out "MariaDB did not start"
+my_sql "CREATE USER 'nightly'@'127.0.0.1' IDENTIFIED BY 'nightly-secret'" \
+	"GRANT ALL ON app.* TO 'nightly'@'127.0.0.1'" \
+	"GRANT PROCESS ON *.* TO 'probe'@'127.0.0.1'" \
+	"CREATE USER 'probe_np'@'127.0.0.1' IDENTIFIED BY 'np-secret'" \
+	"GRANT SELECT ON app.* TO 'probe_np'@'127.0.0.1'" >&2 || bail_out "MariaDB users"
+is "$(my_sql "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = 'app_table'")" \
+	InnoDB "app_table is InnoDB (row locks)"
+# The workers' query takes the row lock too, and waits for it.
+cat >"$STACK_WWW/my_lock.php" <<'PHP'
+<?php
+header('Content-Type: text/plain');
+mysqli_report(MYSQLI_REPORT_OFF);
+$cfg = @parse_ini_file(__DIR__ . '/../my.ini') ?: [];
+$m = mysqli_init();
+if (!@mysqli_real_connect($m, '127.0.0.1', 'probe', 'probe-secret', 'app', (int)$cfg['port'])) {
+	http_response_code(500);
+	echo "mysql connect failed: ", mysqli_connect_error(), "\n";
+	exit;
+}
+mysqli_query($m, 'SET SESSION innodb_lock_wait_timeout = 120');
+mysqli_query($m, 'BEGIN');
+$r = mysqli_query($m, 'SELECT id FROM app_table WHERE id = 1 FOR UPDATE');
+echo $r ? "OK\n" : "mysql query failed: " . mysqli_error($m) . "\n";
+PHP
+chmod 644 "$STACK_WWW/my_lock.php"
+(umask 077 && echo np-secret >"$STACK_DIR/my-np.pw")
+my_db="{ name: db, type: mysql, host: 127.0.0.1, port: $MY_PORT, user: probe, password_file: $MY_PASSWORD_FILE, database: app }"
+my_db_np="{ name: db, type: mysql, host: 127.0.0.1, port: $MY_PORT, user: probe_np, password_file: $STACK_DIR/my-np.pw, database: app }"
+pool_conf "$STACK_DIR/my.yml" "$my_db"
+pool_conf "$STACK_DIR/my-np.yml" "$my_db_np"
+
+# The blocker: a row lock of SELECT ... FOR UPDATE in an open transaction.
+myfifo=$STACK_DIR/my-blocker.fifo
+mkfifo -m 600 "$myfifo"
+exec {myfd}<>"$myfifo"
+mariadb --no-defaults -n -N -B -h 127.0.0.1 -P "$MY_PORT" -u nightly -pnightly-secret app \
+	<"$myfifo" >"$STACK_DIR/my-blocker.out" 2>&1 &
+myblocker=$!
+printf 'SELECT CONNECTION_ID();\nBEGIN;\nSELECT id FROM app_table WHERE id = 1 FOR UPDATE;\n' >&"$myfd"
+ok "the blocker session learns its thread id" poll_until 10 sh -c "sed -n 1p '$STACK_DIR/my-blocker.out' | grep -qx '[0-9][0-9]*'"
+mythread=$(blocker_pid_of "$STACK_DIR/my-blocker.out")
+_my_locked() {
+	[ "$(my_sql "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = ${mythread:-0}")" -ge 1 ]
+}
+ok "thread $mythread holds the row lock in an open transaction" poll_until 10 _my_locked
+occupy "$FPM_APP_ADDR" "$STACK_WWW/my_lock.php"
+ok "all 4 workers hang on the row lock" poll_until 10 fpm_active_at_least "$FPM_APP_STATUS_ADDR" 4
+_my_waiting() {
+	[ "$(my_sql "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")" -ge 4 ]
+}
+ok "their 4 transactions wait" poll_until 10 _my_waiting
+valgrind_once "$STACK_DIR/my.yml"
+
+once "$STACK_DIR/my.yml"
+diag "MariaDB --once --json in ${elapsed} ms: reason: $(json_get "$out" 'j["pools"][0]["reason"]')"
+is "$rc" 2 "MariaDB --once: CRITICAL"
+like "$(json_get "$out" 'j["pools"][0]["reason"]')" \
+	"^(app: timeout 1000ms; 4/4 workers wait on|4/4 workers stuck >10s on) a MariaDB row lock at (127\\.0\\.0\\.1)?:$MY_PORT held by thread $mythread( \\(idle in transaction( [0-9]+s)?\\))?$" \
+	"the reason names MariaDB, its port and the blocker's thread"
+within_ms "$elapsed" $((2000 + LOAD_MARGIN_MS)) "within 2 s (+ margin), process start-up included"
+is "$(json_get "$out" '[p["db_session"]["blocker"]["session_id"] for p in j["pools"][0]["workers"]["processes"] if "db_session" in p]')" \
+	"[$mythread, $mythread, $mythread, $mythread]" "JSON: each worker's thread waits behind the blocker's"
+is "$(json_get "$out" 'sorted(set((p["db_session"]["blocker"]["state"], p["db_session"]["blocker"]["user"], p["db_session"]["session"]["user"]) for p in j["pools"][0]["workers"]["processes"] if "db_session" in p))')" \
+	"[('idle in transaction', 'nightly', 'probe')]" "JSON: the blocker idle in its transaction, both users"
+once -t "$STACK_DIR/my.yml"
+diag "$out"
+like "$out" "blocked by thread $mythread: idle in transaction, transaction [0-9]+s, client 127\\.0\\.0\\.1:[0-9]+, user nightly" \
+	"the text report names the blocking thread, its transaction's age and client"
+
+once "$STACK_DIR/my-np.yml"
+diag "MariaDB without PROCESS: reason: $(json_get "$out" 'j["pools"][0]["reason"]')"
+like "$(json_get "$out" '[c["culprit"]["missing_privilege"] for c in j["pools"][0]["checks"] if c["name"] == "db"][0]')" \
+	"^PROCESS \\(GRANT PROCESS ON \\*\\.\\* TO 'probe_np'@" "JSON: PROCESS is missing, and how to grant it"
+is "$(json_get "$out" '[c["ok"] for c in j["pools"][0]["checks"] if c["name"] == "db"][0]')" True \
+	"the check itself still passes"
+once -t "$STACK_DIR/my-np.yml"
+like "$out" "MISSING privilege: PROCESS" "the text report says what is missing"
+
+agent=$(free_port)
+pool_conf "$STACK_DIR/my-daemon.yml" "$my_db" "$agent"
+fp_daemon_start "$STACK_DIR/my-daemon.yml" "$agent" || bail_out "the daemon did not start"
+ok "the agent answers with the blocking thread" \
+	poll_until 15 sh -c "'$AGENTC' -s app 127.0.0.1:$agent | grep -q 'held by thread $mythread'"
+diag "agent: $(agent_ask "$agent" app)"
+stats=$("$AGENTC" -n 300 -c 1 -s app "127.0.0.1:$agent")
+diag "agent during the MariaDB lookups: $stats"
+like "$stats" 'errors=0 ' "the agent answers every time while the lookups run"
+within_ms "$(us_to_ms "$(sed -n 's/.*max_us=\([0-9]*\).*/\1/p' <<<"$stats")")" "$LOAD_MARGIN_MS" \
+	"none waits for a lookup: the slowest answer within the margin"
+ok "the daemon stops cleanly" fp_daemon_stop
+
+printf 'ROLLBACK;\nquit\n' >&"$myfd"
+exec {myfd}>&-
+poll_until 10 _stack_all_dead "$myblocker"
+ok "the workers are free once the row lock is released" \
+	poll_until 15 sh -c "! '$FPMPROBE' --once -c '$STACK_DIR/my.yml' | grep -q 'held by'"
 
 done_testing
