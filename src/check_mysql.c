@@ -94,7 +94,32 @@ static void	my_conf_finish(struct check *, struct cfg_check *);
 #define MY_CULPRIT_LIST_SQL \
 	"SELECT ID, HOST, USER, COMMAND, STATE, LEFT(INFO, 100) " \
 	"FROM information_schema.PROCESSLIST WHERE HOST IN ("
+/*
+ * Workers waiting for a metadata lock (LOCK TABLES, ALTER TABLE): who
+ * holds one granted on the same object, where performance_schema has
+ * them (the outer join gives a row, and @@performance_schema, even when
+ * it has none).
+ */
+#define MY_CULPRIT_MDL_SQL \
+	"SELECT @@performance_schema, x.* FROM (SELECT 1) one LEFT JOIN (" \
+	"SELECT wt.PROCESSLIST_ID AS waiter, gt.PROCESSLIST_ID AS holder, " \
+	"CONCAT_WS('.', g.OBJECT_SCHEMA, g.OBJECT_NAME) AS object, " \
+	"bp.HOST, bp.USER, bp.COMMAND, LEFT(bp.INFO, 100) AS info, " \
+	"TIMESTAMPDIFF(SECOND, b.trx_started, NOW()) AS age " \
+	"FROM performance_schema.metadata_locks w " \
+	"JOIN performance_schema.threads wt ON wt.THREAD_ID = w.OWNER_THREAD_ID " \
+	"JOIN performance_schema.metadata_locks g " \
+	"ON g.OBJECT_TYPE = w.OBJECT_TYPE " \
+	"AND g.OBJECT_SCHEMA <=> w.OBJECT_SCHEMA " \
+	"AND g.OBJECT_NAME <=> w.OBJECT_NAME AND g.LOCK_STATUS = 'GRANTED' " \
+	"AND g.OWNER_THREAD_ID <> w.OWNER_THREAD_ID " \
+	"JOIN performance_schema.threads gt ON gt.THREAD_ID = g.OWNER_THREAD_ID " \
+	"LEFT JOIN information_schema.PROCESSLIST bp ON bp.ID = gt.PROCESSLIST_ID " \
+	"LEFT JOIN information_schema.INNODB_TRX b " \
+	"ON b.trx_mysql_thread_id = gt.PROCESSLIST_ID " \
+	"WHERE w.LOCK_STATUS = 'PENDING' AND wt.PROCESSLIST_ID IN ("
 #define MY_CULPRIT_COLUMNS	15
+#define MY_CULPRIT_MDL_COLUMNS	9
 #define MY_CULPRIT_LIST_COLUMNS	6
 
 /* What a check keeps between probes. */
@@ -110,7 +135,8 @@ enum my_step {
 	MYS_AUDIT_USE,			/* Threads_connected */
 	MYS_AUDIT_VARS,			/* the timeouts */
 	MYS_CULPRIT,			/* the workers' threads, lock waits */
-	MYS_CULPRIT_LIST		/* the threads alone, without PROCESS */
+	MYS_CULPRIT_LIST,		/* the threads alone, without PROCESS */
+	MYS_CULPRIT_MDL			/* the holders of metadata locks */
 };
 
 /* The library call under way, resumed by its _cont(). */
@@ -171,6 +197,9 @@ static void	my_target(const struct check *, char *, size_t);
 static void	my_culprit(struct probe *);
 static void	my_culprit_query(struct probe *, enum my_step);
 static void	my_culprit_take(struct probe *);
+static int	my_culprit_mdl_wanted(const struct db_culprit *);
+static void	my_culprit_failed(struct probe *, unsigned int, const char *);
+static void	my_culprit_mdl_take(struct probe *);
 static void	my_culprit_done(struct probe *, const char *, int);
 static void	my_value(char *, size_t, MYSQL_ROW, unsigned long *, int);
 #endif
@@ -528,9 +557,22 @@ my_stored(struct probe *p)
 	}
 	/* A procedure's further results would be read by the next query. */
 	ps->busy = mysql_more_results(mysql);
+	if (ps->step == MYS_CULPRIT_MDL) {
+		my_culprit_mdl_take(p);
+		my_culprit_done(p, NULL, !ps->busy);
+		return;
+	}
 	if (ps->step == MYS_CULPRIT || ps->step == MYS_CULPRIT_LIST) {
 		my_culprit_take(p);
-		my_culprit_done(p, NULL, !ps->busy);
+		if (ps->res != NULL) {
+			mysql_free_result(ps->res);
+			ps->res = NULL;
+		}
+		if (!ps->busy && ps->step == MYS_CULPRIT &&
+		    my_culprit_mdl_wanted(ps->culprit))
+			my_culprit_query(p, MYS_CULPRIT_MDL);
+		else
+			my_culprit_done(p, NULL, !ps->busy);
 		return;
 	}
 	switch (ps->step) {
@@ -708,23 +750,11 @@ my_query_failed(struct probe *p)
 	unsigned int	 n = mysql_errno(mysql);
 	char		 msg[MY_MESSAGE_MAX], target[DETAIL_MAX + 8];
 
-	if (ps->step == MYS_CULPRIT || ps->step == MYS_CULPRIT_LIST) {
+	if (ps->step == MYS_CULPRIT || ps->step == MYS_CULPRIT_LIST ||
+	    ps->step == MYS_CULPRIT_MDL) {
 		sanitize_text(msg, sizeof(msg), mysql_error(mysql),
 		    strlen(mysql_error(mysql)));
-		if (n == ER_SPECIFIC_ACCESS_DENIED_ERROR)
-			snprintf(ps->culprit->missing,
-			    sizeof(ps->culprit->missing), "PROCESS (GRANT "
-			    "PROCESS ON *.* TO '%s'@'...'): other users' "
-			    "threads and InnoDB lock waits are hidden",
-			    ((const struct my_conf *)p->check->conf)->user);
-		else
-			snprintf(ps->culprit->error, sizeof(ps->culprit->error),
-			    "errno %u: %s", n, msg);
-		/* A server's refusal leaves the threads it shows anyone. */
-		if (ps->step == MYS_CULPRIT && n < CR_MIN_ERROR)
-			my_culprit_query(p, MYS_CULPRIT_LIST);
-		else
-			my_culprit_done(p, NULL, n < CR_MIN_ERROR);
+		my_culprit_failed(p, n, msg);
 		return;
 	}
 	if (ps->step == MYS_AUDIT_VARS) {
@@ -894,8 +924,21 @@ my_culprit_query(struct probe *p, enum my_step step)
 {
 	struct my_probe	*ps = p->ctx;
 	int		 maria = strcmp(ps->culprit->product, "MariaDB") == 0;
+	size_t		 i, n;
 
 	buf_reset(&ps->culprit_sql);
+	if (step == MYS_CULPRIT_MDL) {
+		buf_addstr(&ps->culprit_sql, MY_CULPRIT_MDL_SQL);
+		for (i = 0, n = 0; i < ps->culprit->n; i++)
+			if (ps->culprit->w[i].found)
+				buf_printf(&ps->culprit_sql, "%s%lld", n++ > 0 ?
+				    ", " : "", (long long)
+				    ps->culprit->w[i].session.id);
+		buf_printf(&ps->culprit_sql, ") LIMIT %d) x ON 1 LIMIT %d",
+		    CULPRIT_WORKERS_MAX, CULPRIT_WORKERS_MAX);
+		my_query(p, step);
+		return;
+	}
 	if (step == MYS_CULPRIT)
 		buf_printf(&ps->culprit_sql, MY_CULPRIT_SQL, maria ?
 		    "information_schema.INNODB_LOCK_WAITS" :
@@ -952,7 +995,10 @@ my_culprit_take(struct probe *p)
 		strlcpy_safe(s->client, e->local, sizeof(s->client));
 		my_value(s->user, sizeof(s->user), row, len, 2);
 		my_value(s->state, sizeof(s->state), row, len, 3);
+		/* "Waiting for table metadata lock": what it waits for. */
 		my_value(s->wait, sizeof(s->wait), row, len, 4);
+		if (strncmp(s->wait, "Waiting for ", 12) == 0)
+			memmove(s->wait, s->wait + 12, strlen(s->wait + 12) + 1);
 		my_value(s->query, sizeof(s->query), row, len, 5);
 		if (nf != MY_CULPRIT_COLUMNS)
 			continue;
@@ -990,6 +1036,110 @@ my_culprit_take(struct probe *p)
 			    sizeof(b->state));
 		my_value(b->query, sizeof(b->query), row, len, 12);
 	}
+}
+
+/*
+ * A statement of the lookup failed: a refusal names the privilege the
+ * user lacks, and the threads the server shows anyone are still looked
+ * up; the probe passes.
+ */
+static void
+my_culprit_failed(struct probe *p, unsigned int n, const char *msg)
+{
+	struct my_probe	*ps = p->ctx;
+	struct db_culprit *cu = ps->culprit;
+	int		 mdl = ps->step == MYS_CULPRIT_MDL;
+
+	if (n == (mdl ? ER_TABLEACCESS_DENIED_ERROR :
+	    ER_SPECIFIC_ACCESS_DENIED_ERROR))
+		snprintf(cu->missing, sizeof(cu->missing), "%s (GRANT %s TO "
+		    "'%s'@'...'): %s", mdl ? "SELECT ON performance_schema.*" :
+		    "PROCESS", mdl ? "SELECT ON performance_schema.*" :
+		    "PROCESS ON *.*",
+		    ((const struct my_conf *)p->check->conf)->user, mdl ?
+		    "the holders of metadata locks are hidden" :
+		    "other users' threads and InnoDB lock waits are hidden");
+	else
+		snprintf(cu->error, sizeof(cu->error), "%serrno %u: %s", mdl ?
+		    "metadata lock holders: " : "", n, msg);
+	if (ps->step == MYS_CULPRIT && n < CR_MIN_ERROR)
+		my_culprit_query(p, MYS_CULPRIT_LIST);
+	else
+		my_culprit_done(p, NULL, n < CR_MIN_ERROR);
+}
+
+/* Does a worker found wait for a metadata lock whose holder is unknown? */
+static int
+my_culprit_mdl_wanted(const struct db_culprit *cu)
+{
+	size_t	 i;
+
+	for (i = 0; i < cu->n; i++)
+		if (cu->w[i].found && cu->w[i].session.id >= 0 &&
+		    cu->w[i].nblocked_by == 0 &&
+		    strstr(cu->w[i].session.wait, "metadata lock") != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * The holders of the metadata locks the workers wait for, or why they
+ * are not known: performance_schema off, or the instrument not on.
+ */
+static void
+my_culprit_mdl_take(struct probe *p)
+{
+	struct my_probe			*ps = p->ctx;
+	struct db_culprit		*cu = ps->culprit;
+	struct db_worker_session	*e;
+	struct db_session		*b;
+	MYSQL_ROW			 row;
+	unsigned long			*len;
+	int64_t				 waiter, holder;
+	size_t				 i, rows = 0;
+	int				 ps_on = -1;
+
+	if (ps->res == NULL || mysql_num_fields(ps->res) !=
+	    MY_CULPRIT_MDL_COLUMNS)
+		return;
+	while ((row = mysql_fetch_row(ps->res)) != NULL &&
+	    (len = mysql_fetch_lengths(ps->res)) != NULL) {
+		ps_on = my_number(row[0], len[0]) > 0;
+		waiter = my_number(row[1], len[1]);
+		holder = my_number(row[2], len[2]);
+		if (waiter < 0 || holder < 0)
+			continue;
+		rows++;
+		for (i = 0, e = NULL; i < cu->n && e == NULL; i++)
+			if (cu->w[i].found && cu->w[i].session.id == waiter)
+				e = &cu->w[i];
+		if (e == NULL || e->nblocked_by >= CULPRIT_BLOCKED_BY_MAX)
+			continue;
+		e->blocked_by[e->nblocked_by++] = holder;
+		my_value(e->session.object, sizeof(e->session.object), row, len,
+		    3);
+		b = &e->blocker;
+		if (b->id >= 0)
+			continue;
+		b->id = holder;
+		strlcpy_safe(b->object, e->session.object, sizeof(b->object));
+		my_value(b->client, sizeof(b->client), row, len, 4);
+		my_value(b->user, sizeof(b->user), row, len, 5);
+		my_value(b->state, sizeof(b->state), row, len, 6);
+		my_value(b->query, sizeof(b->query), row, len, 7);
+		b->xact_age_s = my_number(row[8], len[8]);
+		if (strcmp(b->state, "Sleep") == 0)
+			strlcpy_safe(b->state, b->xact_age_s >= 0 ?
+			    "idle in transaction" : "idle", sizeof(b->state));
+	}
+	if (ps_on == 0)
+		strlcpy_safe(cu->error, "metadata lock holders not known: "
+		    "performance_schema is off", sizeof(cu->error));
+	else if (rows == 0)
+		strlcpy_safe(cu->error, "metadata lock holders not known: "
+		    "performance_schema.metadata_locks has none (is the "
+		    "wait/lock/metadata/sql/mdl instrument on?)",
+		    sizeof(cu->error));
 }
 
 /*

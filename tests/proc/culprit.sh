@@ -17,7 +17,7 @@ command -v mariadb-install-db >/dev/null || skip_all "no MariaDB server installe
 
 stack_init
 require_checks pgsql mysql
-plan 43
+plan 47
 
 # Run --once on CONF: out, rc and elapsed (ms); --json unless -t.
 once() {
@@ -184,6 +184,7 @@ my_start || bail_out "MariaDB did not start"
 my_sql "CREATE USER 'nightly'@'127.0.0.1' IDENTIFIED BY 'nightly-secret'" \
 	"GRANT ALL ON app.* TO 'nightly'@'127.0.0.1'" \
 	"GRANT PROCESS ON *.* TO 'probe'@'127.0.0.1'" \
+	"GRANT SELECT ON performance_schema.* TO 'probe'@'127.0.0.1'" \
 	"CREATE USER 'probe_np'@'127.0.0.1' IDENTIFIED BY 'np-secret'" \
 	"GRANT SELECT ON app.* TO 'probe_np'@'127.0.0.1'" >&2 || bail_out "MariaDB users"
 is "$(my_sql "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = 'app_table'")" \
@@ -231,7 +232,8 @@ ok "all 4 workers hang on the row lock" poll_until 10 fpm_active_at_least "$FPM_
 _my_waiting() {
 	[ "$(my_sql "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")" -ge 4 ]
 }
-ok "their 4 transactions wait" poll_until 10 _my_waiting
+ok "their 4 transactions wait" poll_until 20 _my_waiting ||
+	diag "$(my_sql "SELECT trx_mysql_thread_id, trx_state FROM information_schema.INNODB_TRX" 2>&1)"
 valgrind_once "$STACK_DIR/my.yml"
 
 once "$STACK_DIR/my.yml"
@@ -277,5 +279,21 @@ exec {myfd}>&-
 poll_until 10 _stack_all_dead "$myblocker"
 ok "the workers are free once the row lock is released" \
 	poll_until 15 sh -c "! '$FPMPROBE' --once -c '$STACK_DIR/my.yml' | grep -q 'held by'"
+
+# A metadata lock (LOCK TABLES ... WRITE): the workers' wait is named;
+# its holder only where performance_schema has it, and the report says
+# it does not here.
+my_lock_table || bail_out "LOCK TABLES"
+occupy "$FPM_APP_ADDR" "$STACK_WWW/my.php"
+ok "all 4 workers wait for the metadata lock" poll_until 10 fpm_active_at_least "$FPM_APP_STATUS_ADDR" 4
+poll_until 10 sh -c "[ \"\$(mariadb --no-defaults -uroot --socket='$MY_SOCK' -N -B -e \"SELECT count(*) FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for table metadata lock'\")\" -ge 4 ]"
+once -t "$STACK_DIR/my.yml"
+like "$out" "MariaDB session thread [0-9]+ Query, waiting for table metadata lock, client 127\\.0\\.0\\.1:[0-9]+, user probe: SELECT count" \
+	"the text report: each worker waits for a table metadata lock"
+like "$out" "sessions lookup: metadata lock holders not known: performance_schema is off" \
+	"and says why its holder is not known"
+my_unlock_table
+ok "the workers are free once the table is unlocked" \
+	poll_until 15 sh -c "'$FPMPROBE' --once -c '$STACK_DIR/my.yml' >/dev/null"
 
 done_testing
