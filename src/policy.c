@@ -490,6 +490,7 @@ stuck_reason(const struct pool *pool, char *out, size_t outlen)
 	}
 	common_wait(pool, worker_stuck_working, best, sizeof(best));
 	duration_text(after, sizeof(after), pool->stuck_after_ms);
+	snprintf(verb, sizeof(verb), "stuck >%s on", after);
 	if (pw->max_children > 0)
 		snprintf(of, sizeof(of), "/%u", pw->max_children);
 	if (pw->stuck > 0 && pw->held > 0)
@@ -500,10 +501,8 @@ stuck_reason(const struct pool *pool, char *out, size_t outlen)
 	else if (pw->held > 0)
 		reason_printf(out, outlen, "%u%s workers held >%s reading a "
 		    "request%s", pw->held, of, after, client);
-	else if (snprintf(verb, sizeof(verb), "stuck >%s on", after) > 0 &&
-	    culprit_reason(pool, worker_stuck_working, verb, out, outlen))
-		;
-	else
+	else if (!culprit_reason(pool, worker_stuck_working, verb, out,
+	    outlen))
 		reason_printf(out, outlen, "%u%s workers stuck >%s%s%s",
 		    pw->stuck, of, after, best[0] != '\0' ? ", blocked in " :
 		    "", best);

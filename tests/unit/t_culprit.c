@@ -12,6 +12,12 @@
 
 #include "fpmprobe.h"
 #include "tap.h"
+#include "policy_fixture.h"
+
+#define SEC	1000000ULL
+
+static struct pool	 pool;
+static struct check	 app, status, db;
 
 /* Every tier of the short form, each within what it is given. */
 static void
@@ -126,6 +132,133 @@ test_text(void)
 	is_str(out, "", "NULL is empty");
 }
 
+/*
+ * The pool's 4 workers busy for dur seconds in poll() on PostgreSQL, each
+ * from its own local port, as the sampler hands them to the policy.
+ */
+static void
+busy_sample(unsigned int dur, uint64_t now)
+{
+	struct fpm_status	 st;
+	struct outcome		 o;
+	unsigned int		 i;
+
+	memset(&st, 0, sizeof(st));
+	strlcpy_safe(st.pm, "static", sizeof(st.pm));
+	st.workers = calloc(4, sizeof(*st.workers));
+	st.nworkers = st.total = st.active = 4;
+	for (i = 0; i < 4; i++) {
+		struct fpm_worker *w = &st.workers[i];
+
+		w->pid = (pid_t)(1000 + i);
+		w->state = FPM_W_RUNNING;
+		w->request_duration_us = dur * SEC;
+		w->requests = 7;
+		w->wait.known = 1;
+		strlcpy_safe(w->wait.syscall, "poll", sizeof(w->wait.syscall));
+		strlcpy_safe(w->wait.peers[0], "127.0.0.1:5432",
+		    sizeof(w->wait.peers[0]));
+		strlcpy_safe(w->wait.peer_names[0], "PostgreSQL",
+		    sizeof(w->wait.peer_names[0]));
+		snprintf(w->wait.locals[0], sizeof(w->wait.locals[0]),
+		    "127.0.0.1:%u", 40000 + i);
+		w->wait.npeers = 1;
+	}
+	memset(&o, 0, sizeof(o));
+	o.result = PR_OK;
+	o.sample = &st;
+	policy_record(&status, &o, now);
+}
+
+/* What a lookup of the pgsql check found: all 4 behind pid 4711. */
+static void
+lookup_found(struct db_keep *keep)
+{
+	struct db_culprit	*cu = &keep->culprit;
+	size_t			 i;
+
+	memset(cu, 0, sizeof(*cu));
+	strlcpy_safe(cu->product, "PostgreSQL", sizeof(cu->product));
+	strlcpy_safe(cu->server, "127.0.0.1:5432", sizeof(cu->server));
+	cu->n = 4;
+	for (i = 0; i < 4; i++) {
+		struct db_worker_session *e = &cu->w[i];
+
+		e->worker = (pid_t)(1000 + i);
+		e->requests = 7;
+		snprintf(e->local, sizeof(e->local), "127.0.0.1:%zu",
+		    40000 + i);
+		e->found = 1;
+		e->session.id = 5000 + (int64_t)i;
+		e->blocked_by[0] = 4711;
+		e->nblocked_by = 1;
+		e->blocker.id = 4711;
+		strlcpy_safe(e->blocker.state, "idle in transaction",
+		    sizeof(e->blocker.state));
+		e->blocker.xact_age_s = 12;
+	}
+}
+
+/* The policy's reasons with what a lookup found, and without it. */
+static void
+test_policy(void)
+{
+	struct db_keep	*keep;
+	struct outcome	 o;
+	uint64_t	 now = 101 * SEC;
+	int		 i;
+
+	fixture_pool(&pool, &app, &status);
+	pool.max_children = 4;
+	memset(&db, 0, sizeof(db));
+	db.name = "db";
+	db.ops = &check_pgsql_ops;
+	db.pool = &pool;
+	db.timing = app.timing;
+	db.st.healthy = db.st.have_result = 1;
+	db.st.done_us = 100 * SEC;
+	keep = calloc(1, sizeof(*keep));
+	db.keep = keep;
+	TAILQ_INSERT_TAIL(&pool.checks, &db, entry);
+	for (i = 0; i < 2; i++) {
+		memset(&o, 0, sizeof(o));
+		o.result = PR_TIMEOUT;
+		o.phase = PH_RESPONSE;
+		o.detail = "";
+		policy_record(&app, &o, now);
+	}
+	busy_sample(2, now);
+	is_str(pool.verdict.reason, "app: timeout after 1000ms in response; "
+	    "4/4 workers busy 2s in poll() on 127.0.0.1:5432 (PostgreSQL)",
+	    "no lookup yet: where the workers wait");
+	lookup_found(keep);
+	policy_update(&pool, now);
+	is_str(pool.verdict.reason, "app: timeout 1000ms; 4/4 workers wait "
+	    "on a PostgreSQL lock at 127.0.0.1:5432 held by pid 4711 (idle in "
+	    "transaction 12s)", "the lookup's short form");
+	ok(pool.verdict.replylen <= 128, "the answer within 128 bytes (%zu)",
+	    pool.verdict.replylen);
+	keep->culprit.w[0].requests = 8;
+	policy_update(&pool, now);
+	is_str(pool.verdict.reason, "app: timeout 1000ms; 3/4 workers wait "
+	    "on a PostgreSQL lock at 127.0.0.1:5432 held by pid 4711 (idle in "
+	    "transaction 12s)", "a worker in another request no longer counts");
+	keep->culprit.w[0].requests = 7;
+	busy_sample(12, now);
+	is_str(pool.verdict.reason, "4/4 workers stuck >10s on a PostgreSQL "
+	    "lock at 127.0.0.1:5432 held by pid 4711 (idle in transaction 12s)",
+	    "past stuck_after: the stuck form");
+	keep->culprit.w[0].local[10] = '9';
+	keep->culprit.w[1].local[10] = '9';
+	keep->culprit.w[2].local[10] = '9';
+	keep->culprit.w[3].local[10] = '9';
+	policy_update(&pool, now);
+	is_str(pool.verdict.reason, "4/4 workers stuck >10s, blocked in poll() "
+	    "on 127.0.0.1:5432 (PostgreSQL)", "other sockets: not theirs");
+	fpm_status_free(&pool.workers.status);
+	free(keep);
+}
+
 int
 main(void)
 {
@@ -133,5 +266,6 @@ main(void)
 	test_ids();
 	test_match();
 	test_text();
+	test_policy();
 	return tap_done();
 }
