@@ -204,6 +204,7 @@ static void
 test_policy(void)
 {
 	struct db_keep	*keep;
+	struct db_culprit *cu;
 	struct outcome	 o;
 	uint64_t	 now = 101 * SEC;
 	int		 i;
@@ -255,6 +256,26 @@ test_policy(void)
 	policy_update(&pool, now);
 	is_str(pool.verdict.reason, "4/4 workers stuck >10s, blocked in poll() "
 	    "on 127.0.0.1:5432 (PostgreSQL)", "other sockets: not theirs");
+
+	/* When a lookup begins: once a sample, with time left. */
+	memset(&keep->culprit, 0, sizeof(keep->culprit));
+	ok(culprit_wanted(&db, "127.0.0.1:5432"), "a new sample: wanted");
+	ok(!culprit_wanted(&db, "127.0.0.1:3306"), "not for another server");
+	ok(culprit_begin(&db, "127.0.0.1:5432", "PostgreSQL", now,
+	    now + 10000) == NULL, "10ms left: not begun");
+	is_str(keep->culprit.error, "not looked up: 10ms left of the check's "
+	    "1000ms deadline", "and the report says why");
+	ok(!culprit_wanted(&db, "127.0.0.1:5432"), "once a sample, even so");
+	pool.workers.sampled_us++;
+	cu = culprit_begin(&db, "127.0.0.1:5432", "PostgreSQL", now,
+	    now + 900000);
+	ok(cu != NULL && cu->n == 4, "the next sample: 4 workers to look for");
+	is_str(cu != NULL ? cu->w[3].local : NULL, "127.0.0.1:40003",
+	    "by their sockets' local ends");
+	if (cu != NULL)
+		culprit_end(&db, cu, now + 2000);
+	is_int(keep->culprit.took_us, 2000, "the check keeps the lookup");
+	ok(!culprit_wanted(&db, "127.0.0.1:5432"), "and wants none again");
 	fpm_status_free(&pool.workers.status);
 	free(keep);
 }
