@@ -541,15 +541,18 @@ static void
 worker_text(struct buf *b, const struct db_worker_session *e,
     const struct db_culprit *cu)
 {
-	const char	*noun;
+	const char	*noun, *cut;
 	size_t		 i;
 
 	noun = holder_noun(cu->product);
 	if (!e->found) {
-		buf_printf(b, "      %s session from %s: not found%s%s%s\n",
+		/* The privilege's name; its GRANT is under the check. */
+		cut = strstr(cu->missing, " (");
+		buf_printf(b, "      %s session from %s: not found%s%.*s%s\n",
 		    cu->product, e->local, cu->missing[0] != '\0' ?
-		    " (missing privilege: " : "", cu->missing,
-		    cu->missing[0] != '\0' ? ")" : "");
+		    " (missing privilege " : "", cut != NULL ?
+		    (int)(cut - cu->missing) : (int)strlen(cu->missing),
+		    cu->missing, cu->missing[0] != '\0' ? ")" : "");
 		return;
 	}
 	buf_printf(b, "      %s session ", cu->product);
