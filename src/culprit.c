@@ -565,7 +565,8 @@ worker_text(struct buf *b, const struct db_worker_session *e,
 		buf_printf(b, "%s%lld", i > 0 ? ", " : " ",
 		    (long long)e->blocked_by[i]);
 	if (e->blocker.id >= 0) {
-		buf_addstr(b, ":");
+		if (!e->blocker.hidden)
+			buf_addstr(b, ":");
 		session_details(b, &e->blocker);
 	}
 	buf_addstr(b, "\n");

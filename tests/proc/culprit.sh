@@ -17,7 +17,7 @@ command -v mariadb-install-db >/dev/null || skip_all "no MariaDB server installe
 
 stack_init
 require_checks pgsql mysql
-plan 47
+plan 50
 
 # Run --once on CONF: out, rc and elapsed (ms); --json unless -t.
 once() {
@@ -155,6 +155,18 @@ like "$(json_get "$out" 'j["pools"][0]["reason"]')" "^app: timeout after 1000ms 
 once -t "$STACK_DIR/pg-np.yml"
 like "$out" "MISSING privilege: pg_read_all_stats \\(GRANT pg_read_all_stats TO probe_np\\)" \
 	"the text report says what is missing"
+
+# The application's own role without the privilege: its sessions are
+# found, the blocker's (another role's) details are hidden.
+pg_psql "REVOKE pg_read_all_stats FROM probe" >&2
+once -t "$STACK_DIR/pg.yml"
+like "$out" "(workers wait on|stuck >10s on) a PostgreSQL lock at [0-9.]*:$PG_PORT held by pid $pgpid; 1 of 1 pool down" \
+	"same role, no privilege: the blocker's pid, without its state"
+like "$out" "blocked by pid $pgpid \\(its details are hidden from the check's user\\)" \
+	"the text report says its details are hidden"
+like "$out" "MISSING privilege: pg_read_all_stats \\(GRANT pg_read_all_stats TO probe\\)" \
+	"and what is missing"
+pg_psql "GRANT pg_read_all_stats TO probe" >&2
 
 # The daemon: the reason comes, and the agent never waits for a lookup.
 agent=$(free_port)
