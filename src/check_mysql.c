@@ -1152,10 +1152,7 @@ my_culprit_done(struct probe *p, const char *error, int idle)
 {
 	struct my_probe	*ps = p->ctx;
 
-	if (error != NULL)
-		strlcpy_safe(ps->culprit->error, error,
-		    sizeof(ps->culprit->error));
-	culprit_end(p->check, ps->culprit, now_us());
+	culprit_end(p->check, ps->culprit, error, now_us());
 	ps->culprit = NULL;
 	my_ok(p, idle);
 }

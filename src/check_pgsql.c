@@ -1009,10 +1009,7 @@ pg_culprit_done(struct probe *p, const char *error)
 {
 	struct pg_probe	*ps = p->ctx;
 
-	if (error != NULL)
-		strlcpy_safe(ps->culprit->error, error,
-		    sizeof(ps->culprit->error));
-	culprit_end(p->check, ps->culprit, now_us());
+	culprit_end(p->check, ps->culprit, error, now_us());
 	ps->culprit = NULL;
 	if (error != NULL)
 		probe_done(p, PR_OK);

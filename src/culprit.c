@@ -139,18 +139,24 @@ culprit_begin(struct check *c, const char *server, const char *product,
 		    "left of the check's %ums deadline",
 		    (unsigned long long)(deadline_us > now ?
 		    (deadline_us - now) / 1000 : 0), c->timing.timeout_ms);
-		culprit_end(c, cu, now);
+		culprit_end(c, cu, NULL, now);
 		return NULL;
 	}
 	return cu;
 }
 
-/* A lookup is over, complete or not: the check keeps what it found. */
+/*
+ * A lookup is over, complete or not (error: why it was cut short): the
+ * check keeps what it found.
+ */
 void
-culprit_end(struct check *c, struct db_culprit *cu, uint64_t now)
+culprit_end(struct check *c, struct db_culprit *cu, const char *error,
+    uint64_t now)
 {
 	struct db_keep	*keep = c->keep;
 
+	if (error != NULL)
+		strlcpy_safe(cu->error, error, sizeof(cu->error));
 	cu->took_us = now - cu->done_us;
 	cu->done_us = now;
 	keep->culprit = *cu;

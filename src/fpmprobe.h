@@ -1103,7 +1103,8 @@ int	 db_culprit_due(const struct check *);
 /* culprit.c */
 struct db_culprit *culprit_begin(struct check *, const char *, const char *,
 	    uint64_t, uint64_t);
-void	 culprit_end(struct check *, struct db_culprit *, uint64_t);
+void	 culprit_end(struct check *, struct db_culprit *, const char *,
+	    uint64_t);
 int	 culprit_wanted(const struct check *, const char *);
 void	 culprit_sql_list(struct buf *, const struct db_culprit *, int);
 struct db_worker_session *culprit_worker(struct db_culprit *, const char *,

@@ -273,7 +273,7 @@ test_policy(void)
 	is_str(cu != NULL ? cu->w[3].local : NULL, "127.0.0.1:40003",
 	    "by their sockets' local ends");
 	if (cu != NULL)
-		culprit_end(&db, cu, now + 2000);
+		culprit_end(&db, cu, NULL, now + 2000);
 	is_int(keep->culprit.took_us, 2000, "the check keeps the lookup");
 	ok(!culprit_wanted(&db, "127.0.0.1:5432"), "and wants none again");
 	fpm_status_free(&pool.workers.status);
