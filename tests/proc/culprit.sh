@@ -17,7 +17,7 @@ command -v mariadb-install-db >/dev/null || skip_all "no MariaDB server installe
 
 stack_init
 require_checks pgsql mysql
-plan 50
+plan 53
 
 # Run --once on CONF: out, rc and elapsed (ms); --json unless -t.
 once() {
@@ -79,6 +79,104 @@ valgrind_once() {
 	diag "$(cat "$STACK_DIR/valgrind.out")"
 }
 
+# The pool with the database check $2 (NAME.yml), and with $3, the same
+# check as a user without the privileges (NAME-np.yml).
+pool_confs() {
+	pool_conf "$STACK_DIR/$1.yml" "$2"
+	pool_conf "$STACK_DIR/$1-np.yml" "$3"
+}
+
+# --once of CONF, whose check user lacks a privilege: the JSON and the
+# text report name it (REGEX), the check passes, and the reason falls
+# back to where the workers wait.
+says_missing() {
+	local conf=$1 want=$2
+	once "$conf"
+	diag "${conf##*/}: reason: $(json_get "$out" 'j["pools"][0]["reason"]')"
+	like "$(json_get "$out" '[c["culprit"]["missing_privilege"] for c in j["pools"][0]["checks"] if c["name"] == "db"][0]')" \
+		"^$want" "JSON: the missing privilege, and how to grant it"
+	is "$(json_get "$out" '[c["ok"] for c in j["pools"][0]["checks"] if c["name"] == "db"][0]')" True \
+		"the check itself still passes"
+	like "$(json_get "$out" 'j["pools"][0]["reason"]')" \
+		"4/4 workers (busy [0-9]+m?s in|stuck >10s, blocked in) poll\\(\\) on 127\\.0\\.0\\.1:[0-9]+ \\((PostgreSQL|MariaDB)\\)$" \
+		"the reason falls back to where the workers wait"
+	once -t "$conf"
+	like "$out" "MISSING privilege: $want" "the text report says what is missing"
+}
+
+# The blocker NAME (its output in $STACK_DIR/NAME.out) learns its id
+# and LOCKED says it holds its lock; then 4 workers run SCRIPT and
+# WAITING says their sessions wait behind it.  Sets blocker_id.
+blocked_workers() {
+	local name=$1 script=$2 locked=$3 waiting=$4
+	ok "the blocker session learns its id" \
+		poll_until 10 sh -c "sed -n 1p '$STACK_DIR/$name.out' | grep -qx '[0-9][0-9]*'"
+	blocker_id=$(blocker_pid_of "$STACK_DIR/$name.out")
+	ok "session $blocker_id holds the lock in an open transaction" poll_until 10 "$locked"
+	occupy "$FPM_APP_ADDR" "$script"
+	ok "all 4 workers hang on the lock" poll_until 10 fpm_active_at_least "$FPM_APP_STATUS_ADDR" 4
+	ok "their 4 sessions wait behind $blocker_id" poll_until 20 "$waiting"
+}
+
+# --once --json of CONF with the lock held: CRITICAL at once, with the
+# reason's short form ending in WANT, each worker behind $blocker_id.
+detected() {
+	local conf=$1 want=$2 id=$blocker_id
+	valgrind_once "$conf"
+	once "$conf"
+	diag "${conf##*/}: --once --json in ${elapsed} ms: reason: $(json_get "$out" 'j["pools"][0]["reason"]')"
+	is "$rc" 2 "--once: CRITICAL"
+	like "$(json_get "$out" 'j["pools"][0]["reason"]')" \
+		"^(app: timeout 1000ms; 4/4 workers wait on|4/4 workers stuck >10s on) $want$" \
+		"the reason names the product, its port and the blocker"
+	within_ms "$elapsed" $((2000 + LOAD_MARGIN_MS)) "within 2 s (+ margin), process start-up included"
+	ok "the reason fits HAProxy's 128 bytes" test "$(json_get "$out" 'len(j["pools"][0]["agent"])')" -le 128
+	is "$(json_get "$out" '[p["db_session"]["blocker"]["session_id"] for p in j["pools"][0]["workers"]["processes"] if "db_session" in p]')" \
+		"[$id, $id, $id, $id]" "JSON: each worker's session waits behind the blocker"
+}
+
+# The daemon with the database check CHECK (NAME-daemon.yml): its agent
+# comes to answer with the blocker (HOLDER), and answers every poll at
+# once while the lookups run.
+daemon_answers() {
+	local name=$1 check=$2 holder=$3 agent stats
+	agent=$(free_port)
+	pool_conf "$STACK_DIR/$name-daemon.yml" "$check" "$agent"
+	: >"$STACK_DIR/fpmprobe.log"
+	FPMPROBE_ARGS=-v fp_daemon_start "$STACK_DIR/$name-daemon.yml" "$agent" ||
+		bail_out "the daemon did not start"
+	ok "the agent answers with the blocker" \
+		poll_until 15 sh -c "'$AGENTC' -s app 127.0.0.1:$agent | grep -q '$holder'"
+	diag "agent: $(agent_ask "$agent" app)"
+	stats=$("$AGENTC" -n 300 -c 1 -s app "127.0.0.1:$agent")
+	diag "agent during the $name lookups: $stats"
+	like "$stats" 'errors=0 ' "the agent answers every time while the lookups run"
+	within_ms "$(us_to_ms "$(sed -n 's/.*max_us=\([0-9]*\).*/\1/p' <<<"$stats")")" "$LOAD_MARGIN_MS" \
+		"none waits for a lookup: the slowest answer within the margin"
+	ok "the daemon stops cleanly" fp_daemon_stop
+	is "$(grep -c 'pool app check db:' "$STACK_DIR/fpmprobe.log")" 0 \
+		"the database check never failed while it looked up sessions"
+}
+
+# A client session, NAME, that reads its statements from a fifo and
+# keeps its transaction open between them: the command is the client.
+# Sets BLOCKER_FD and BLOCKER_PID; its output goes to $STACK_DIR/NAME.out.
+blocker_start() {
+	local name=$1 fifo=$STACK_DIR/$1.fifo
+	shift
+	mkfifo -m 600 "$fifo" || return 1
+	exec {BLOCKER_FD}<>"$fifo"
+	"$@" <"$fifo" >"$STACK_DIR/$name.out" 2>&1 &
+	BLOCKER_PID=$!
+}
+
+# Send the session STATEMENTS and say it is the end; wait for it to quit.
+blocker_end() {
+	printf '%s\n' "$1" >&"$BLOCKER_FD"
+	exec {BLOCKER_FD}>&-
+	poll_until 10 _stack_all_dead "$BLOCKER_PID"
+}
+
 fpm_start app max_children=4 status_listen=1 || bail_out "php-fpm did not start"
 
 # --- PostgreSQL -----------------------------------------------------------
@@ -91,43 +189,22 @@ pg_psql "GRANT pg_read_all_stats TO probe" \
 (umask 077 && echo np-secret >"$STACK_DIR/pg-np.pw")
 pg_db="{ name: db, type: pgsql, conninfo: \"$PG_CONNINFO\", password_file: $PG_PASSWORD_FILE }"
 pg_db_np="{ name: db, type: pgsql, conninfo: \"host=127.0.0.1 port=$PG_PORT dbname=app user=probe_np\", password_file: $STACK_DIR/pg-np.pw }"
-pool_conf "$STACK_DIR/pg.yml" "$pg_db"
-pool_conf "$STACK_DIR/pg-np.yml" "$pg_db_np"
+pool_confs pg "$pg_db" "$pg_db_np"
 
 # The blocker: a session over TCP, as another role, that learns its own
 # pid and holds ACCESS EXCLUSIVE in a transaction it leaves open.
-pgfifo=$STACK_DIR/pg-blocker.fifo
-mkfifo -m 600 "$pgfifo"
-exec {pgfd}<>"$pgfifo"
-PGPASSWORD=nightly-secret PGAPPNAME=nightly-report "$PG_BINDIR/psql" -X -q -At \
-	-h 127.0.0.1 -p "$PG_PORT" -U nightly -d app <"$pgfifo" >"$STACK_DIR/pg-blocker.out" 2>&1 &
-pgblocker=$!
-printf 'SELECT pg_backend_pid();\nBEGIN;\nLOCK TABLE app_table IN ACCESS EXCLUSIVE MODE;\n' >&"$pgfd"
-ok "the blocker session learns its pid" poll_until 10 sh -c "sed -n 1p '$STACK_DIR/pg-blocker.out' | grep -qx '[0-9][0-9]*'"
-pgpid=$(blocker_pid_of "$STACK_DIR/pg-blocker.out")
+blocker_start pg-blocker env PGPASSWORD=nightly-secret PGAPPNAME=nightly-report \
+	"$PG_BINDIR/psql" -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U nightly -d app
+printf 'SELECT pg_backend_pid();\nBEGIN;\nLOCK TABLE app_table IN ACCESS EXCLUSIVE MODE;\n' >&"$BLOCKER_FD"
 _pg_locked() {
-	[ "$(pg_psql "SELECT count(*) FROM pg_locks WHERE pid = ${pgpid:-0} AND mode = 'AccessExclusiveLock' AND granted")" -ge 1 ]
+	[ "$(pg_psql "SELECT count(*) FROM pg_locks WHERE pid = ${blocker_id:-0} AND mode = 'AccessExclusiveLock' AND granted")" -ge 1 ]
 }
-ok "pid $pgpid holds ACCESS EXCLUSIVE on app_table" poll_until 10 _pg_locked
-occupy "$FPM_APP_ADDR" "$STACK_WWW/pg.php"
-ok "all 4 workers hang on the lock" poll_until 10 fpm_active_at_least "$FPM_APP_STATUS_ADDR" 4
 _pg_waiting() {
-	[ "$(pg_psql "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND ${pgpid:-0} = ANY (pg_blocking_pids(pid))")" -ge 4 ]
+	[ "$(pg_psql "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND ${blocker_id:-0} = ANY (pg_blocking_pids(pid))")" -ge 4 ]
 }
-ok "their 4 sessions wait behind pid $pgpid" poll_until 10 _pg_waiting
-
-valgrind_once "$STACK_DIR/pg.yml"
-
-once "$STACK_DIR/pg.yml"
-diag "PostgreSQL --once --json in ${elapsed} ms: reason: $(json_get "$out" 'j["pools"][0]["reason"]')"
-is "$rc" 2 "--once: CRITICAL"
-like "$(json_get "$out" 'j["pools"][0]["reason"]')" \
-	"^(app: timeout 1000ms; 4/4 workers wait on|4/4 workers stuck >10s on) a PostgreSQL lock at (127\\.0\\.0\\.1)?:$PG_PORT held by pid $pgpid \\(idle in transaction [0-9]+s\\)$" \
-	"the reason names PostgreSQL, its port and the blocker's pid"
-within_ms "$elapsed" $((2000 + LOAD_MARGIN_MS)) "within 2 s (+ margin), process start-up included"
-ok "the reason fits HAProxy's 128 bytes" test "$(json_get "$out" 'len(j["pools"][0]["agent"])')" -le 128
-is "$(json_get "$out" '[p["db_session"]["blocker"]["session_id"] for p in j["pools"][0]["workers"]["processes"] if "db_session" in p]')" \
-	"[$pgpid, $pgpid, $pgpid, $pgpid]" "JSON: each worker's session is blocked by the blocker's pid"
+blocked_workers pg-blocker "$STACK_WWW/pg.php" _pg_locked _pg_waiting
+pgpid=$blocker_id
+detected "$STACK_DIR/pg.yml" "a PostgreSQL lock at (127\\.0\\.0\\.1)?:$PG_PORT held by pid $pgpid \\(idle in transaction [0-9]+s\\)"
 is "$(json_get "$out" 'sorted(set((p["db_session"]["blocker"]["state"], p["db_session"]["blocker"]["application_name"], p["db_session"]["blocker"]["user"], p["db_session"]["session"]["wait"], p["db_session"]["session"]["waits_on"]) for p in j["pools"][0]["workers"]["processes"] if "db_session" in p))')" \
 	"[('idle in transaction', 'nightly-report', 'nightly', 'Lock/relation', 'app_table')]" \
 	"JSON: the blocker's state, application_name, user; the workers' wait event and table"
@@ -144,17 +221,7 @@ like "$out" "PostgreSQL session pid [0-9]+ active, waiting for Lock/relation on 
 
 # A check user without pg_read_all_stats does not see the workers'
 # sessions (another user's): the report says what is missing.
-once "$STACK_DIR/pg-np.yml"
-diag "without pg_read_all_stats: reason: $(json_get "$out" 'j["pools"][0]["reason"]')"
-like "$(json_get "$out" '[c["culprit"]["missing_privilege"] for c in j["pools"][0]["checks"] if c["name"] == "db"][0]')" \
-	'^pg_read_all_stats \(GRANT pg_read_all_stats TO probe_np\)' "JSON: the missing privilege, and how to grant it"
-is "$(json_get "$out" '[c["ok"] for c in j["pools"][0]["checks"] if c["name"] == "db"][0]')" True \
-	"the check itself still passes"
-like "$(json_get "$out" 'j["pools"][0]["reason"]')" "^app: timeout after 1000ms in response; 4/4 workers busy" \
-	"the reason falls back to where the workers wait"
-once -t "$STACK_DIR/pg-np.yml"
-like "$out" "MISSING privilege: pg_read_all_stats \\(GRANT pg_read_all_stats TO probe_np\\)" \
-	"the text report says what is missing"
+says_missing "$STACK_DIR/pg-np.yml" 'pg_read_all_stats \(GRANT pg_read_all_stats TO probe_np\)'
 
 # The application's own role without the privilege: its sessions are
 # found, the blocker's (another role's) details are hidden.
@@ -169,24 +236,10 @@ like "$out" "MISSING privilege: pg_read_all_stats \\(GRANT pg_read_all_stats TO 
 pg_psql "GRANT pg_read_all_stats TO probe" >&2
 
 # The daemon: the reason comes, and the agent never waits for a lookup.
-agent=$(free_port)
-pool_conf "$STACK_DIR/pg-daemon.yml" "$pg_db" "$agent"
-FPMPROBE_ARGS=-v fp_daemon_start "$STACK_DIR/pg-daemon.yml" "$agent" || bail_out "the daemon did not start"
-ok "the agent answers with the blocker" \
-	poll_until 15 sh -c "'$AGENTC' -s app 127.0.0.1:$agent | grep -q 'held by pid $pgpid'"
-diag "agent: $(agent_ask "$agent" app)"
-stats=$("$AGENTC" -n 300 -c 1 -s app "127.0.0.1:$agent")
-diag "agent during the PostgreSQL lookups: $stats"
-like "$stats" 'errors=0 ' "the agent answers every time while the lookups run"
-within_ms "$(us_to_ms "$(sed -n 's/.*max_us=\([0-9]*\).*/\1/p' <<<"$stats")")" "$LOAD_MARGIN_MS" \
-	"none waits for a lookup: the slowest answer within the margin"
-http_ok=$(grep -c 'culprit' "$STACK_DIR/fpmprobe.log")
-ok "the daemon stops cleanly" fp_daemon_stop
-is "$http_ok" 0 "nothing about lookups in the log"
+daemon_answers pg "$pg_db" "held by pid $pgpid"
 
-printf 'ROLLBACK;\n\\q\n' >&"$pgfd"
-exec {pgfd}>&-
-poll_until 10 _stack_all_dead "$pgblocker"
+blocker_end 'ROLLBACK;
+\q'
 ok "the workers are free once the lock is released" \
 	poll_until 15 sh -c "! '$FPMPROBE' --once -c '$STACK_DIR/pg.yml' | grep -q 'held by'"
 poll_until 15 sh -c "'$FPMPROBE' --once -c '$STACK_DIR/pg.yml' >/dev/null"
@@ -222,44 +275,24 @@ chmod 644 "$STACK_WWW/my_lock.php"
 (umask 077 && echo np-secret >"$STACK_DIR/my-np.pw")
 my_db="{ name: db, type: mysql, host: 127.0.0.1, port: $MY_PORT, user: probe, password_file: $MY_PASSWORD_FILE, database: app }"
 my_db_np="{ name: db, type: mysql, host: 127.0.0.1, port: $MY_PORT, user: probe_np, password_file: $STACK_DIR/my-np.pw, database: app }"
-pool_conf "$STACK_DIR/my.yml" "$my_db"
-pool_conf "$STACK_DIR/my-np.yml" "$my_db_np"
+pool_confs my "$my_db" "$my_db_np"
 
 # The blocker: a row lock of SELECT ... FOR UPDATE in an open transaction.
-myfifo=$STACK_DIR/my-blocker.fifo
-mkfifo -m 600 "$myfifo"
-exec {myfd}<>"$myfifo"
-mariadb --no-defaults -n -N -B -h 127.0.0.1 -P "$MY_PORT" -u nightly -pnightly-secret app \
-	<"$myfifo" >"$STACK_DIR/my-blocker.out" 2>&1 &
-myblocker=$!
-printf 'SELECT CONNECTION_ID();\nBEGIN;\nSELECT id FROM app_table WHERE id = 1 FOR UPDATE;\n' >&"$myfd"
-ok "the blocker session learns its thread id" poll_until 10 sh -c "sed -n 1p '$STACK_DIR/my-blocker.out' | grep -qx '[0-9][0-9]*'"
-mythread=$(blocker_pid_of "$STACK_DIR/my-blocker.out")
+blocker_start my-blocker mariadb --no-defaults -n -N -B -h 127.0.0.1 -P "$MY_PORT" \
+	-u nightly -pnightly-secret app
+printf 'SELECT CONNECTION_ID();\nBEGIN;\nSELECT id FROM app_table WHERE id = 1 FOR UPDATE;\n' >&"$BLOCKER_FD"
 _my_locked() {
-	[ "$(my_sql "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = ${mythread:-0}")" -ge 1 ]
+	[ "$(my_sql "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = ${blocker_id:-0}")" -ge 1 ]
 }
-ok "thread $mythread holds the row lock in an open transaction" poll_until 10 _my_locked
-occupy "$FPM_APP_ADDR" "$STACK_WWW/my_lock.php"
-ok "all 4 workers hang on the row lock" poll_until 10 fpm_active_at_least "$FPM_APP_STATUS_ADDR" 4
 # InnoDB refreshes INNODB_TRX only after 100 ms without a reader: a
 # faster poll would read the same stale rows for ever.
 _my_waiting() {
 	sleep 0.15
 	[ "$(my_sql "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")" -ge 4 ]
 }
-ok "their 4 transactions wait" poll_until 20 _my_waiting ||
-	diag "$(my_sql "SELECT trx_mysql_thread_id, trx_state FROM information_schema.INNODB_TRX" 2>&1)"
-valgrind_once "$STACK_DIR/my.yml"
-
-once "$STACK_DIR/my.yml"
-diag "MariaDB --once --json in ${elapsed} ms: reason: $(json_get "$out" 'j["pools"][0]["reason"]')"
-is "$rc" 2 "MariaDB --once: CRITICAL"
-like "$(json_get "$out" 'j["pools"][0]["reason"]')" \
-	"^(app: timeout 1000ms; 4/4 workers wait on|4/4 workers stuck >10s on) a MariaDB row lock at (127\\.0\\.0\\.1)?:$MY_PORT held by thread $mythread( \\(idle in transaction( [0-9]+s)?\\))?$" \
-	"the reason names MariaDB, its port and the blocker's thread"
-within_ms "$elapsed" $((2000 + LOAD_MARGIN_MS)) "within 2 s (+ margin), process start-up included"
-is "$(json_get "$out" '[p["db_session"]["blocker"]["session_id"] for p in j["pools"][0]["workers"]["processes"] if "db_session" in p]')" \
-	"[$mythread, $mythread, $mythread, $mythread]" "JSON: each worker's thread waits behind the blocker's"
+blocked_workers my-blocker "$STACK_WWW/my_lock.php" _my_locked _my_waiting
+mythread=$blocker_id
+detected "$STACK_DIR/my.yml" "a MariaDB row lock at (127\\.0\\.0\\.1)?:$MY_PORT held by thread $mythread( \\(idle in transaction( [0-9]+s)?\\))?"
 is "$(json_get "$out" 'sorted(set((p["db_session"]["blocker"]["state"], p["db_session"]["blocker"]["user"], p["db_session"]["session"]["user"]) for p in j["pools"][0]["workers"]["processes"] if "db_session" in p))')" \
 	"[('idle in transaction', 'nightly', 'probe')]" "JSON: the blocker idle in its transaction, both users"
 once -t "$STACK_DIR/my.yml"
@@ -267,31 +300,12 @@ diag "$out"
 like "$out" "blocked by thread $mythread: idle in transaction, transaction [0-9]+s, client 127\\.0\\.0\\.1:[0-9]+, user nightly" \
 	"the text report names the blocking thread, its transaction's age and client"
 
-once "$STACK_DIR/my-np.yml"
-diag "MariaDB without PROCESS: reason: $(json_get "$out" 'j["pools"][0]["reason"]')"
-like "$(json_get "$out" '[c["culprit"]["missing_privilege"] for c in j["pools"][0]["checks"] if c["name"] == "db"][0]')" \
-	"^PROCESS \\(GRANT PROCESS ON \\*\\.\\* TO 'probe_np'@" "JSON: PROCESS is missing, and how to grant it"
-is "$(json_get "$out" '[c["ok"] for c in j["pools"][0]["checks"] if c["name"] == "db"][0]')" True \
-	"the check itself still passes"
-once -t "$STACK_DIR/my-np.yml"
-like "$out" "MISSING privilege: PROCESS" "the text report says what is missing"
+says_missing "$STACK_DIR/my-np.yml" "PROCESS \\(GRANT PROCESS ON \\*\\.\\* TO 'probe_np'@"
 
-agent=$(free_port)
-pool_conf "$STACK_DIR/my-daemon.yml" "$my_db" "$agent"
-fp_daemon_start "$STACK_DIR/my-daemon.yml" "$agent" || bail_out "the daemon did not start"
-ok "the agent answers with the blocking thread" \
-	poll_until 15 sh -c "'$AGENTC' -s app 127.0.0.1:$agent | grep -q 'held by thread $mythread'"
-diag "agent: $(agent_ask "$agent" app)"
-stats=$("$AGENTC" -n 300 -c 1 -s app "127.0.0.1:$agent")
-diag "agent during the MariaDB lookups: $stats"
-like "$stats" 'errors=0 ' "the agent answers every time while the lookups run"
-within_ms "$(us_to_ms "$(sed -n 's/.*max_us=\([0-9]*\).*/\1/p' <<<"$stats")")" "$LOAD_MARGIN_MS" \
-	"none waits for a lookup: the slowest answer within the margin"
-ok "the daemon stops cleanly" fp_daemon_stop
+daemon_answers my "$my_db" "held by thread $mythread"
 
-printf 'ROLLBACK;\nquit\n' >&"$myfd"
-exec {myfd}>&-
-poll_until 10 _stack_all_dead "$myblocker"
+blocker_end 'ROLLBACK;
+quit'
 ok "the workers are free once the row lock is released" \
 	poll_until 15 sh -c "! '$FPMPROBE' --once -c '$STACK_DIR/my.yml' | grep -q 'held by'"
 
