@@ -71,6 +71,57 @@ static void	my_conf_finish(struct check *, struct cfg_check *);
 	"'max_execution_time', 'lock_wait_timeout', " \
 	"'innodb_lock_wait_timeout', 'max_connections')"
 
+/*
+ * The database culprit's lookup (culprit.c): the workers' threads in
+ * PROCESSLIST by their sockets' host:port, the InnoDB transaction each
+ * waits behind (MariaDB's information_schema.INNODB_LOCK_WAITS, MySQL
+ * 8's performance_schema.data_lock_waits) and its thread.  Both need
+ * PROCESS; without it, PROCESSLIST alone shows the user's own threads.
+ */
+#define MY_CULPRIT_SQL \
+	"SELECT p.ID, p.HOST, p.USER, p.COMMAND, p.STATE, LEFT(p.INFO, 100), " \
+	"r.trx_state, b.trx_mysql_thread_id, " \
+	"TIMESTAMPDIFF(SECOND, b.trx_started, NOW()), bp.HOST, bp.USER, " \
+	"bp.COMMAND, LEFT(COALESCE(bp.INFO, b.trx_query), 100), " \
+	"TIMESTAMPDIFF(SECOND, r.trx_started, NOW()), b.trx_state " \
+	"FROM information_schema.PROCESSLIST p " \
+	"LEFT JOIN information_schema.INNODB_TRX r " \
+	"ON r.trx_mysql_thread_id = p.ID " \
+	"LEFT JOIN %s w ON w.%s = r.trx_id " \
+	"LEFT JOIN information_schema.INNODB_TRX b ON b.trx_id = w.%s " \
+	"LEFT JOIN information_schema.PROCESSLIST bp " \
+	"ON bp.ID = b.trx_mysql_thread_id WHERE p.HOST IN ("
+#define MY_CULPRIT_LIST_SQL \
+	"SELECT ID, HOST, USER, COMMAND, STATE, LEFT(INFO, 100) " \
+	"FROM information_schema.PROCESSLIST WHERE HOST IN ("
+/*
+ * Workers waiting for a metadata lock (LOCK TABLES, ALTER TABLE): who
+ * holds one granted on the same object, where performance_schema has
+ * them (the outer join gives a row, and @@performance_schema, even when
+ * it has none).
+ */
+#define MY_CULPRIT_MDL_SQL \
+	"SELECT @@performance_schema, x.* FROM (SELECT 1) one LEFT JOIN (" \
+	"SELECT wt.PROCESSLIST_ID AS waiter, gt.PROCESSLIST_ID AS holder, " \
+	"CONCAT_WS('.', g.OBJECT_SCHEMA, g.OBJECT_NAME) AS object, " \
+	"bp.HOST, bp.USER, bp.COMMAND, LEFT(bp.INFO, 100) AS info, " \
+	"TIMESTAMPDIFF(SECOND, b.trx_started, NOW()) AS age " \
+	"FROM performance_schema.metadata_locks w " \
+	"JOIN performance_schema.threads wt ON wt.THREAD_ID = w.OWNER_THREAD_ID " \
+	"JOIN performance_schema.metadata_locks g " \
+	"ON g.OBJECT_TYPE = w.OBJECT_TYPE " \
+	"AND g.OBJECT_SCHEMA <=> w.OBJECT_SCHEMA " \
+	"AND g.OBJECT_NAME <=> w.OBJECT_NAME AND g.LOCK_STATUS = 'GRANTED' " \
+	"AND g.OWNER_THREAD_ID <> w.OWNER_THREAD_ID " \
+	"JOIN performance_schema.threads gt ON gt.THREAD_ID = g.OWNER_THREAD_ID " \
+	"LEFT JOIN information_schema.PROCESSLIST bp ON bp.ID = gt.PROCESSLIST_ID " \
+	"LEFT JOIN information_schema.INNODB_TRX b " \
+	"ON b.trx_mysql_thread_id = gt.PROCESSLIST_ID " \
+	"WHERE w.LOCK_STATUS = 'PENDING' AND wt.PROCESSLIST_ID IN ("
+#define MY_CULPRIT_COLUMNS	15
+#define MY_CULPRIT_MDL_COLUMNS	9
+#define MY_CULPRIT_LIST_COLUMNS	6
+
 /* What a check keeps between probes. */
 struct my_keep {
 	struct db_keep	 db;		/* first: db.c's */
@@ -82,7 +133,10 @@ enum my_step {
 	MYS_QUERY = 0,			/* the check's query */
 	MYS_AUDIT_MAX,			/* @@max_connections */
 	MYS_AUDIT_USE,			/* Threads_connected */
-	MYS_AUDIT_VARS			/* the timeouts */
+	MYS_AUDIT_VARS,			/* the timeouts */
+	MYS_CULPRIT,			/* the workers' threads, lock waits */
+	MYS_CULPRIT_LIST,		/* the threads alone, without PROCESS */
+	MYS_CULPRIT_MDL			/* the holders of metadata locks */
 };
 
 /* The library call under way, resumed by its _cont(). */
@@ -110,6 +164,8 @@ struct my_probe {
 	int64_t		 max_connections;	/* the audit's numbers */
 	int64_t		 connections;
 	struct audit_list audit;	/* what the variables say */
+	struct db_culprit *culprit;	/* the lookup under way */
+	struct buf	 culprit_sql;
 };
 
 static void	my_start(struct probe *);
@@ -138,6 +194,14 @@ static int64_t	my_number(const char *, unsigned long);
 static int	my_os_error(const char *);
 static void	my_where(const struct check *, char *, size_t);
 static void	my_target(const struct check *, char *, size_t);
+static void	my_culprit(struct probe *);
+static void	my_culprit_query(struct probe *, enum my_step);
+static void	my_culprit_take(struct probe *);
+static int	my_culprit_mdl_wanted(const struct db_culprit *);
+static void	my_culprit_failed(struct probe *, unsigned int, const char *);
+static void	my_culprit_mdl_take(struct probe *);
+static void	my_culprit_done(struct probe *, const char *, int);
+static void	my_value(char *, size_t, MYSQL_ROW, unsigned long *, int);
 #endif
 
 const struct check_ops check_mysql_ops = {
@@ -279,8 +343,11 @@ my_query(struct probe *p, enum my_step step)
 	case MYS_AUDIT_USE:
 		sql = MY_AUDIT_USE_SQL;
 		break;
-	default:
+	case MYS_AUDIT_VARS:
 		sql = MY_AUDIT_VARS_SQL;
+		break;
+	default:
+		sql = (const char *)ps->culprit_sql.data;
 		break;
 	}
 	my_continue(p, mysql_real_query_start(&ps->err, ps->keep->mysql, sql,
@@ -393,6 +460,8 @@ my_connected(struct probe *p)
 	}
 	p->connect_us = now_us() - p->start_us;
 	ps->busy = 0;
+	culprit_peer_text((int)mysql_get_socket(ps->keep->mysql),
+	    ps->keep->db.server, sizeof(ps->keep->db.server));
 	if (ps->password != NULL) {
 		explicit_bzero(ps->password, strlen(ps->password));
 		free(ps->password);
@@ -488,6 +557,24 @@ my_stored(struct probe *p)
 	}
 	/* A procedure's further results would be read by the next query. */
 	ps->busy = mysql_more_results(mysql);
+	if (ps->step == MYS_CULPRIT_MDL) {
+		my_culprit_mdl_take(p);
+		my_culprit_done(p, NULL, !ps->busy);
+		return;
+	}
+	if (ps->step == MYS_CULPRIT || ps->step == MYS_CULPRIT_LIST) {
+		my_culprit_take(p);
+		if (ps->res != NULL) {
+			mysql_free_result(ps->res);
+			ps->res = NULL;
+		}
+		if (!ps->busy && ps->step == MYS_CULPRIT &&
+		    my_culprit_mdl_wanted(ps->culprit))
+			my_culprit_query(p, MYS_CULPRIT_MDL);
+		else
+			my_culprit_done(p, NULL, !ps->busy);
+		return;
+	}
 	switch (ps->step) {
 	case MYS_QUERY:
 		my_query_done(p);
@@ -507,6 +594,8 @@ my_stored(struct probe *p)
 		break;
 	case MYS_AUDIT_VARS:
 		my_vars_take(p);
+		break;
+	default:
 		break;
 	}
 	if (ps->res != NULL) {
@@ -576,7 +665,7 @@ my_query_done(struct probe *p)
 		return;
 	}
 	if (!db_audit_due(&ps->keep->db, now)) {
-		my_ok(p, 1);
+		my_culprit(p);
 		return;
 	}
 	my_query(p, MYS_AUDIT_MAX);
@@ -600,7 +689,10 @@ my_audit_end(struct probe *p, int keep)
 
 	db_audit_done(&ps->keep->db, ps->max_connections, ps->connections);
 	audit_replace(&ps->keep->db.audit, &ps->audit, p->check->pool);
-	my_ok(p, keep);
+	if (keep)
+		my_culprit(p);
+	else
+		my_ok(p, 0);
 }
 
 /* The variables' rows (Variable_name, Value), for the audit. */
@@ -658,6 +750,13 @@ my_query_failed(struct probe *p)
 	unsigned int	 n = mysql_errno(mysql);
 	char		 msg[MY_MESSAGE_MAX], target[DETAIL_MAX + 8];
 
+	if (ps->step == MYS_CULPRIT || ps->step == MYS_CULPRIT_LIST ||
+	    ps->step == MYS_CULPRIT_MDL) {
+		sanitize_text(msg, sizeof(msg), mysql_error(mysql),
+		    strlen(mysql_error(mysql)));
+		my_culprit_failed(p, n, msg);
+		return;
+	}
 	if (ps->step == MYS_AUDIT_VARS) {
 		sanitize_text(msg, sizeof(msg), mysql_error(mysql),
 		    strlen(mysql_error(mysql)));
@@ -696,6 +795,11 @@ my_timeout(struct probe *p)
 {
 	struct my_probe	*ps = p->ctx;
 
+	if (ps->culprit != NULL) {
+		my_culprit_done(p, "the check's deadline passed during the "
+		    "lookup", 0);
+		return;
+	}
 	if (ps->call != MYC_CONNECT && ps->step != MYS_QUERY) {
 		/* The query passed; only the audit ran out of time. */
 		db_audit_done(&ps->keep->db, -1, -1);
@@ -784,12 +888,273 @@ my_abort(struct probe *p)
 	if (ps->res != NULL)
 		mysql_free_result(ps->res);
 	audit_clear(&ps->audit);
+	free(ps->culprit);
+	buf_free(&ps->culprit_sql);
 	if (ps->password != NULL) {
 		explicit_bzero(ps->password, strlen(ps->password));
 		free(ps->password);
 	}
 	free(ps);
 	p->ctx = NULL;
+}
+
+/*
+ * The query passed on an idle connection: look up the threads of the
+ * workers that wait on this server when the worker sample asks for it,
+ * else end the probe.
+ */
+static void
+my_culprit(struct probe *p)
+{
+	struct my_probe	*ps = p->ctx;
+
+	ps->culprit = culprit_begin(p->check, ps->keep->db.server,
+	    strstr(mysql_get_server_info(ps->keep->mysql), "MariaDB") != NULL ?
+	    "MariaDB" : "MySQL", now_us(), p->deadline_us);
+	if (ps->culprit == NULL) {
+		my_ok(p, 1);
+		return;
+	}
+	my_culprit_query(p, MYS_CULPRIT);
+}
+
+/* Send one statement of the lookup, with the workers' host:port. */
+static void
+my_culprit_query(struct probe *p, enum my_step step)
+{
+	struct my_probe	*ps = p->ctx;
+	int		 maria = strcmp(ps->culprit->product, "MariaDB") == 0;
+	size_t		 i, n;
+
+	buf_reset(&ps->culprit_sql);
+	if (step == MYS_CULPRIT_MDL) {
+		buf_addstr(&ps->culprit_sql, MY_CULPRIT_MDL_SQL);
+		for (i = 0, n = 0; i < ps->culprit->n; i++)
+			if (ps->culprit->w[i].found)
+				buf_printf(&ps->culprit_sql, "%s%lld", n++ > 0 ?
+				    ", " : "", (long long)
+				    ps->culprit->w[i].session.id);
+		buf_printf(&ps->culprit_sql, ") LIMIT %d) x ON 1 LIMIT %d",
+		    CULPRIT_WORKERS_MAX, CULPRIT_WORKERS_MAX);
+		my_query(p, step);
+		return;
+	}
+	if (step == MYS_CULPRIT)
+		buf_printf(&ps->culprit_sql, MY_CULPRIT_SQL, maria ?
+		    "information_schema.INNODB_LOCK_WAITS" :
+		    "performance_schema.data_lock_waits", maria ?
+		    "requesting_trx_id" : "REQUESTING_ENGINE_TRANSACTION_ID",
+		    maria ? "blocking_trx_id" :
+		    "BLOCKING_ENGINE_TRANSACTION_ID");
+	else
+		buf_addstr(&ps->culprit_sql, MY_CULPRIT_LIST_SQL);
+	culprit_sql_list(&ps->culprit_sql, ps->culprit, 1);
+	buf_printf(&ps->culprit_sql, ") LIMIT %d", CULPRIT_WORKERS_MAX);
+	my_query(p, step);
+}
+
+/* A value of a row, cut and printable; "" for NULL. */
+static void
+my_value(char *out, size_t outlen, MYSQL_ROW row, unsigned long *len, int i)
+{
+	culprit_text(out, outlen, row[i], row[i] != NULL ? len[i] : 0);
+}
+
+/*
+ * The lookup's rows: a worker's thread, and, with PROCESS, the InnoDB
+ * transaction it waits behind and that transaction's thread.  A thread
+ * waiting on several gets a row for each.
+ */
+static void
+my_culprit_take(struct probe *p)
+{
+	struct my_probe			*ps = p->ctx;
+	struct db_worker_session	*e;
+	struct db_session		*s, *b;
+	MYSQL_ROW			 row;
+	unsigned long			*len;
+	unsigned int			 nf;
+	char				 host[64], v[32];
+	int64_t				 id;
+	size_t				 i, k;
+	int				 root[CULPRIT_WORKERS_MAX] = { 0 };
+
+	if (ps->res == NULL)
+		return;
+	nf = mysql_num_fields(ps->res);
+	if (nf != MY_CULPRIT_COLUMNS && nf != MY_CULPRIT_LIST_COLUMNS)
+		return;
+	while ((row = mysql_fetch_row(ps->res)) != NULL &&
+	    (len = mysql_fetch_lengths(ps->res)) != NULL) {
+		my_value(host, sizeof(host), row, len, 1);
+		if ((e = culprit_worker(ps->culprit, host, -1)) == NULL)
+			continue;
+		s = &e->session;
+		e->found = 1;
+		s->id = my_number(row[0], len[0]);
+		strlcpy_safe(s->client, e->local, sizeof(s->client));
+		my_value(s->user, sizeof(s->user), row, len, 2);
+		my_value(s->state, sizeof(s->state), row, len, 3);
+		/* "Waiting for table metadata lock": what it waits for. */
+		my_value(s->wait, sizeof(s->wait), row, len, 4);
+		if (strncmp(s->wait, "Waiting for ", 12) == 0)
+			memmove(s->wait, s->wait + 12, strlen(s->wait + 12) + 1);
+		my_value(s->query, sizeof(s->query), row, len, 5);
+		if (nf != MY_CULPRIT_COLUMNS)
+			continue;
+		my_value(v, sizeof(v), row, len, 6);
+		if (strcmp(v, "LOCK WAIT") == 0)
+			strlcpy_safe(s->wait, "an InnoDB row lock",
+			    sizeof(s->wait));
+		s->xact_age_s = my_number(row[13], len[13]);
+		if ((id = my_number(row[7], len[7])) < 0)
+			continue;
+		for (i = 0; i < e->nblocked_by; i++)
+			if (e->blocked_by[i] == id)
+				break;
+		if (i == e->nblocked_by && i < CULPRIT_BLOCKED_BY_MAX)
+			e->blocked_by[e->nblocked_by++] = id;
+		/*
+		 * Waiters queue behind each other: the blocker named is the
+		 * one that does not wait itself, the root of the queue.
+		 */
+		b = &e->blocker;
+		my_value(v, sizeof(v), row, len, 14);
+		k = (size_t)(e - ps->culprit->w);
+		if (b->id >= 0 && (root[k] || strcmp(v, "LOCK WAIT") == 0))
+			continue;
+		memset(b, 0, sizeof(*b));
+		root[k] = strcmp(v, "LOCK WAIT") != 0;
+		b->id = id;
+		b->xact_age_s = my_number(row[8], len[8]);
+		my_value(b->client, sizeof(b->client), row, len, 9);
+		my_value(b->user, sizeof(b->user), row, len, 10);
+		my_value(b->state, sizeof(b->state), row, len, 11);
+		/* An idle thread with an open transaction. */
+		if (strcmp(b->state, "Sleep") == 0)
+			strlcpy_safe(b->state, "idle in transaction",
+			    sizeof(b->state));
+		my_value(b->query, sizeof(b->query), row, len, 12);
+	}
+}
+
+/*
+ * A statement of the lookup failed: a refusal names the privilege the
+ * user lacks, and the threads the server shows anyone are still looked
+ * up; the probe passes.
+ */
+static void
+my_culprit_failed(struct probe *p, unsigned int n, const char *msg)
+{
+	struct my_probe	*ps = p->ctx;
+	struct db_culprit *cu = ps->culprit;
+	int		 mdl = ps->step == MYS_CULPRIT_MDL;
+
+	if (n == (mdl ? ER_TABLEACCESS_DENIED_ERROR :
+	    ER_SPECIFIC_ACCESS_DENIED_ERROR))
+		snprintf(cu->missing, sizeof(cu->missing), "%s (GRANT %s TO "
+		    "'%s'@'...'): %s", mdl ? "SELECT ON performance_schema.*" :
+		    "PROCESS", mdl ? "SELECT ON performance_schema.*" :
+		    "PROCESS ON *.*",
+		    ((const struct my_conf *)p->check->conf)->user, mdl ?
+		    "the holders of metadata locks are hidden" :
+		    "other users' threads and InnoDB lock waits are hidden");
+	else
+		snprintf(cu->error, sizeof(cu->error), "%serrno %u: %s", mdl ?
+		    "metadata lock holders: " : "", n, msg);
+	if (ps->step == MYS_CULPRIT && n < CR_MIN_ERROR)
+		my_culprit_query(p, MYS_CULPRIT_LIST);
+	else
+		my_culprit_done(p, NULL, n < CR_MIN_ERROR);
+}
+
+/* Does a worker found wait for a metadata lock whose holder is unknown? */
+static int
+my_culprit_mdl_wanted(const struct db_culprit *cu)
+{
+	size_t	 i;
+
+	for (i = 0; i < cu->n; i++)
+		if (cu->w[i].found && cu->w[i].session.id >= 0 &&
+		    cu->w[i].nblocked_by == 0 &&
+		    strstr(cu->w[i].session.wait, "metadata lock") != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * The holders of the metadata locks the workers wait for, or why they
+ * are not known: performance_schema off, or the instrument not on.
+ */
+static void
+my_culprit_mdl_take(struct probe *p)
+{
+	struct my_probe			*ps = p->ctx;
+	struct db_culprit		*cu = ps->culprit;
+	struct db_worker_session	*e;
+	struct db_session		*b;
+	MYSQL_ROW			 row;
+	unsigned long			*len;
+	int64_t				 waiter, holder;
+	size_t				 i, rows = 0;
+	int				 ps_on = -1;
+
+	if (ps->res == NULL || mysql_num_fields(ps->res) !=
+	    MY_CULPRIT_MDL_COLUMNS)
+		return;
+	while ((row = mysql_fetch_row(ps->res)) != NULL &&
+	    (len = mysql_fetch_lengths(ps->res)) != NULL) {
+		ps_on = my_number(row[0], len[0]) > 0;
+		waiter = my_number(row[1], len[1]);
+		holder = my_number(row[2], len[2]);
+		if (waiter < 0 || holder < 0)
+			continue;
+		rows++;
+		for (i = 0, e = NULL; i < cu->n && e == NULL; i++)
+			if (cu->w[i].found && cu->w[i].session.id == waiter)
+				e = &cu->w[i];
+		if (e == NULL || e->nblocked_by >= CULPRIT_BLOCKED_BY_MAX)
+			continue;
+		e->blocked_by[e->nblocked_by++] = holder;
+		my_value(e->session.object, sizeof(e->session.object), row, len,
+		    3);
+		b = &e->blocker;
+		if (b->id >= 0)
+			continue;
+		b->id = holder;
+		strlcpy_safe(b->object, e->session.object, sizeof(b->object));
+		my_value(b->client, sizeof(b->client), row, len, 4);
+		my_value(b->user, sizeof(b->user), row, len, 5);
+		my_value(b->state, sizeof(b->state), row, len, 6);
+		my_value(b->query, sizeof(b->query), row, len, 7);
+		b->xact_age_s = my_number(row[8], len[8]);
+		if (strcmp(b->state, "Sleep") == 0)
+			strlcpy_safe(b->state, b->xact_age_s >= 0 ?
+			    "idle in transaction" : "idle", sizeof(b->state));
+	}
+	if (ps_on == 0)
+		strlcpy_safe(cu->error, "metadata lock holders not known: "
+		    "performance_schema is off", sizeof(cu->error));
+	else if (rows == 0)
+		strlcpy_safe(cu->error, "metadata lock holders not known: "
+		    "performance_schema.metadata_locks has none (is the "
+		    "wait/lock/metadata/sql/mdl instrument on?)",
+		    sizeof(cu->error));
+}
+
+/*
+ * The lookup is over (error: why it was cut short): the check keeps
+ * what it found, and the probe passes; idle says whether the connection
+ * may be kept.
+ */
+static void
+my_culprit_done(struct probe *p, const char *error, int idle)
+{
+	struct my_probe	*ps = p->ctx;
+
+	culprit_end(p->check, ps->culprit, error, now_us());
+	ps->culprit = NULL;
+	my_ok(p, idle);
 }
 
 /* Release the kept connection, idle between probes. */

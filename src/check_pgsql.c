@@ -72,6 +72,28 @@ static const struct cfg_key pg_keys[] = {
 	"'tcp_keepalives_idle', 'max_connections', " \
 	"'superuser_reserved_connections'"
 
+/*
+ * The database culprit's lookup (culprit.c): whether the user may see
+ * other users' sessions, then the workers' sessions, found by the local
+ * ports of their sockets, and the session that blocks each, the one of
+ * its blockers that waits the least itself: the root of a queue.
+ */
+#define PG_CULPRIT_SQL \
+	"SELECT pg_has_role('pg_read_all_stats', 'USAGE'); " \
+	"SELECT host(w.client_addr), w.client_port, w.pid, w.usename, " \
+	"w.state, w.wait_event_type, w.wait_event, left(w.query, 100), " \
+	"pg_blocking_pids(w.pid)::text, (SELECT l.relation::regclass::text " \
+	"FROM pg_locks l WHERE l.pid = w.pid AND NOT l.granted LIMIT 1), " \
+	"b.pid, b.usename, host(b.client_addr), b.client_port, " \
+	"b.application_name, b.state, " \
+	"extract(epoch FROM now() - b.xact_start)::bigint, left(b.query, 100) " \
+	"FROM pg_stat_activity w LEFT JOIN pg_stat_activity b " \
+	"ON b.pid = (SELECT x FROM unnest(pg_blocking_pids(w.pid)) x " \
+	"ORDER BY cardinality(pg_blocking_pids(x)), x LIMIT 1) " \
+	"WHERE w.client_port IN ("
+#define PG_CULPRIT_COLUMNS	18
+#define PG_HIDDEN		"<insufficient privilege>"
+
 /* What a check keeps between probes. */
 struct pg_keep {
 	struct db_keep	 db;		/* first: db.c's */
@@ -85,7 +107,8 @@ struct pg_keep {
 enum pg_state {
 	PGS_CONNECT = 0,
 	PGS_QUERY,			/* the check's query */
-	PGS_AUDIT			/* the capacity audit */
+	PGS_AUDIT,			/* the capacity audit */
+	PGS_CULPRIT			/* the workers' sessions */
 };
 
 /* What the query's results said. */
@@ -118,6 +141,9 @@ struct pg_probe {
 	int		 audit_results;	/* results of the audit seen */
 	int		 settings_read;	/* pg_settings answered */
 	struct audit_list audit;	/* what the settings say */
+
+	struct db_culprit *culprit;	/* the lookup under way */
+	int		 culprit_results;
 };
 
 static void	pg_start(struct probe *);
@@ -148,6 +174,11 @@ static const char *pg_sqlstate_find(const char *, char *);
 static void	pg_first_line(char *, size_t, const char *);
 static void	pg_target(const struct check *, char *, size_t);
 static void	pg_settings_take(struct probe *, PGresult *);
+static void	pg_culprit(struct probe *);
+static void	pg_culprit_take(struct probe *, PGresult *);
+static void	pg_culprit_row(struct db_culprit *, PGresult *, int);
+static void	pg_culprit_done(struct probe *, const char *);
+static void	pg_value(char *, size_t, PGresult *, int, int);
 #endif
 
 const struct check_ops check_pgsql_ops = {
@@ -294,6 +325,8 @@ pg_connect_poll(int fd, short ev, void *arg)
 		return;
 	case PGRES_POLLING_OK:
 		p->connect_us = now_us() - p->start_us;
+		culprit_peer_text(PQsocket(conn), ps->keep->db.server,
+		    sizeof(ps->keep->db.server));
 		pg_send(p, ((const struct pg_conf *)p->check->conf)->db.sql);
 		return;
 	default:
@@ -348,6 +381,8 @@ pg_background_poll(int fd, short ev, void *arg)
 			return;
 		case PGRES_POLLING_OK:
 			/* Idle and ready: the next probe reuses it. */
+			culprit_peer_text(PQsocket(keep->conn), keep->db.server,
+			    sizeof(keep->db.server));
 			event_free(keep->ev);
 			keep->ev = NULL;
 			return;
@@ -432,7 +467,7 @@ pg_send(struct probe *p, const char *sql)
 	struct pg_probe	*ps = p->ctx;
 	PGconn		*conn = ps->keep->conn;
 
-	if (ps->state != PGS_AUDIT) {
+	if (ps->state != PGS_AUDIT && ps->state != PGS_CULPRIT) {
 		ps->state = PGS_QUERY;
 		ps->query_start = now_us();
 	}
@@ -499,6 +534,8 @@ pg_read(int fd, short ev, void *arg)
 		if ((res = PQgetResult(conn)) == NULL) {
 			if (ps->state == PGS_AUDIT)
 				pg_audit_done(p);
+			else if (ps->state == PGS_CULPRIT)
+				pg_culprit_done(p, NULL);
 			else
 				pg_query_done(p);
 			return;
@@ -529,6 +566,10 @@ pg_result(struct probe *p, PGresult *res)
 	char		*end, line[PG_MESSAGE_MAX];
 	long long	 n;
 
+	if (ps->state == PGS_CULPRIT) {
+		pg_culprit_take(p, res);
+		return;
+	}
 	switch (PQresultStatus(res)) {
 	case PGRES_TUPLES_OK:
 		ps->ans.answered = 1;
@@ -635,7 +676,7 @@ pg_query_done(struct probe *p)
 		return;
 	}
 	if (!db_audit_due(&ps->keep->db, now)) {
-		pg_ok(p);
+		pg_culprit(p);
 		return;
 	}
 	ps->state = PGS_AUDIT;
@@ -658,7 +699,7 @@ pg_audit_done(struct probe *p)
 		    "no answer", NULL);
 	}
 	audit_replace(&ps->keep->db.audit, &ps->audit, p->check->pool);
-	pg_ok(p);
+	pg_culprit(p);
 }
 
 /*
@@ -685,6 +726,10 @@ pg_lost(struct probe *p, const char *msg)
 		probe_done(p, PR_OK);
 		return;
 	}
+	if (ps->state == PGS_CULPRIT) {
+		pg_culprit_done(p, "the connection was lost during the lookup");
+		return;
+	}
 	if (msg[0] == '\0' && ps->keep->conn != NULL)
 		msg = PQerrorMessage(ps->keep->conn);
 	pg_first_line(line, sizeof(line), msg);
@@ -700,6 +745,11 @@ pg_timeout(struct probe *p)
 	if (ps->state == PGS_AUDIT) {
 		db_audit_done(&ps->keep->db, -1, -1);
 		probe_done(p, PR_OK);
+		return;
+	}
+	if (ps->state == PGS_CULPRIT) {
+		pg_culprit_done(p, "the check's deadline passed during the "
+		    "lookup");
 		return;
 	}
 	probe_done(p, PR_TIMEOUT);
@@ -776,6 +826,7 @@ pg_abort(struct probe *p)
 		p->fd = -1;
 	}
 	audit_clear(&ps->audit);
+	free(ps->culprit);
 	free(ps);
 	p->ctx = NULL;
 }
@@ -823,6 +874,147 @@ pg_settings_take(struct probe *p, PGresult *res)
 			reserved = strtoll(PQgetvalue(res, i, 1), NULL, 10);
 	}
 	audit_pg_slots(&ps->audit, target, max, reserved);
+}
+
+/*
+ * The query passed: look up the sessions of the workers that wait on
+ * this server when the worker sample asks for it, else end the probe.
+ */
+static void
+pg_culprit(struct probe *p)
+{
+	struct pg_probe	*ps = p->ctx;
+	struct buf	 sql = { NULL, 0, 0 };
+
+	ps->culprit = culprit_begin(p->check, ps->keep->db.server,
+	    "PostgreSQL", now_us(), p->deadline_us);
+	if (ps->culprit == NULL) {
+		pg_ok(p);
+		return;
+	}
+	buf_addstr(&sql, PG_CULPRIT_SQL);
+	culprit_sql_list(&sql, ps->culprit, 0);
+	buf_printf(&sql, ") LIMIT %d", CULPRIT_WORKERS_MAX);
+	ps->state = PGS_CULPRIT;
+	ps->ans.error = 0;
+	pg_send(p, (const char *)sql.data);
+	buf_free(&sql);
+}
+
+/*
+ * One result of the lookup: the privilege, then the sessions' rows; an
+ * error says why the lookup is incomplete, never fails the probe.
+ */
+static void
+pg_culprit_take(struct probe *p, PGresult *res)
+{
+	struct pg_probe		*ps = p->ctx;
+	struct db_culprit	*cu = ps->culprit;
+	const char		*msg, *user;
+	int			 i;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (cu->error[0] != '\0')
+			return;
+		if ((msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) ==
+		    NULL)
+			msg = PQresultErrorMessage(res);
+		pg_first_line(cu->error, sizeof(cu->error), msg);
+		return;
+	}
+	if (ps->culprit_results++ == 0) {
+		if (PQntuples(res) == 1 && PQnfields(res) == 1 &&
+		    strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+			user = PQuser(ps->keep->conn);
+			snprintf(cu->missing, sizeof(cu->missing),
+			    "pg_read_all_stats (GRANT pg_read_all_stats TO %s): "
+			    "other users' sessions show no client, state or "
+			    "transaction", user != NULL ? user : "?");
+		}
+		return;
+	}
+	if (PQnfields(res) != PG_CULPRIT_COLUMNS)
+		return;
+	for (i = 0; i < PQntuples(res) && i < CULPRIT_WORKERS_MAX; i++)
+		pg_culprit_row(cu, res, i);
+}
+
+/* A value of a row, cut and printable; "" for NULL. */
+static void
+pg_value(char *out, size_t outlen, PGresult *res, int row, int col)
+{
+	culprit_text(out, outlen, PQgetisnull(res, row, col) ? NULL :
+	    PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+/* A worker's session and its first blocker, from one row. */
+static void
+pg_culprit_row(struct db_culprit *cu, PGresult *res, int i)
+{
+	struct db_worker_session	*e;
+	struct db_session		*s, *b;
+	char				 host[64], type[32], event[32];
+	char				 port[16];
+
+	pg_value(host, sizeof(host), res, i, 0);
+	pg_value(port, sizeof(port), res, i, 1);
+	if ((e = culprit_worker(cu, host, strtoll(port, NULL, 10))) == NULL)
+		return;
+	e->found = 1;
+	s = &e->session;
+	s->id = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+	snprintf(s->client, sizeof(s->client), "%s", e->local);
+	pg_value(s->user, sizeof(s->user), res, i, 3);
+	pg_value(s->state, sizeof(s->state), res, i, 4);
+	pg_value(type, sizeof(type), res, i, 5);
+	pg_value(event, sizeof(event), res, i, 6);
+	if (type[0] != '\0')
+		snprintf(s->wait, sizeof(s->wait), "%s/%s", type, event);
+	pg_value(s->query, sizeof(s->query), res, i, 7);
+	e->nblocked_by = culprit_ids_parse(PQgetisnull(res, i, 8) ? NULL :
+	    PQgetvalue(res, i, 8), e->blocked_by, CULPRIT_BLOCKED_BY_MAX);
+	pg_value(s->object, sizeof(s->object), res, i, 9);
+	if (PQgetisnull(res, i, 10))
+		return;
+	b = &e->blocker;
+	b->id = strtoll(PQgetvalue(res, i, 10), NULL, 10);
+	pg_value(b->user, sizeof(b->user), res, i, 11);
+	pg_value(host, sizeof(host), res, i, 12);
+	pg_value(port, sizeof(port), res, i, 13);
+	if (host[0] != '\0' && strchr(host, ':') != NULL)
+		snprintf(b->client, sizeof(b->client), "[%.46s]:%.8s", host,
+		    port);
+	else if (host[0] != '\0')
+		snprintf(b->client, sizeof(b->client), "%.46s:%.8s", host,
+		    port);
+	else if (strcmp(port, "-1") == 0)
+		strlcpy_safe(b->client, "local socket", sizeof(b->client));
+	pg_value(b->application, sizeof(b->application), res, i, 14);
+	pg_value(b->state, sizeof(b->state), res, i, 15);
+	if (!PQgetisnull(res, i, 16))
+		b->xact_age_s = strtoll(PQgetvalue(res, i, 16), NULL, 10);
+	pg_value(b->query, sizeof(b->query), res, i, 17);
+	if (strcmp(b->query, PG_HIDDEN) == 0) {
+		b->hidden = 1;
+		b->query[0] = '\0';
+	}
+}
+
+/*
+ * The lookup is over (error: why it was cut short, the connection then
+ * closed): the check keeps what it found, and the probe passes.
+ */
+static void
+pg_culprit_done(struct probe *p, const char *error)
+{
+	struct pg_probe	*ps = p->ctx;
+
+	culprit_end(p->check, ps->culprit, error, now_us());
+	ps->culprit = NULL;
+	if (error != NULL)
+		probe_done(p, PR_OK);
+	else
+		pg_ok(p);
 }
 
 /* Release the kept connection. */

@@ -179,6 +179,12 @@ db_report(struct buf *b, struct config *conf, const struct check *c,
 		    "the pools using it may open %lld%s\n", (long long)used,
 		    (long long)max, (long long)demand, over ?
 		    " - MORE than it allows less a margin (WARNING)" : "");
+	if (json && keep != NULL)
+		culprit_check_json(b, &keep->culprit);
+	else if (json)
+		buf_addstr(b, ", \"culprit\": null");
+	else if (keep != NULL)
+		culprit_check_text(b, &keep->culprit);
 	return over == 1;
 }
 
@@ -191,4 +197,18 @@ db_audit_list(const struct check *c)
 	if (c->ops->report != db_report || keep == NULL)
 		return NULL;
 	return &keep->audit;
+}
+
+/*
+ * Would a probe of the check now look up the sessions of workers that
+ * wait on its server, in a worker sample it has not looked at?  --once
+ * probes it once more then.
+ */
+int
+db_culprit_due(const struct check *c)
+{
+	const struct db_keep	*keep = c->keep;
+
+	return c->ops->report == db_report && keep != NULL &&
+	    culprit_wanted(c, keep->server);
 }

@@ -542,6 +542,58 @@ struct audit_list {
 	size_t			 n;
 };
 
+/*
+ * The database culprit (culprit.c): the sessions of the workers that wait
+ * on a database check's server, found by the local address of their
+ * sockets, and the session that blocks them, as the check's connection
+ * read them after its own query.  Fixed-size text, cut and printable,
+ * whatever the server sends.
+ */
+#define CULPRIT_WORKERS_MAX	16	/* worker sessions looked up per sample */
+#define CULPRIT_BLOCKED_BY_MAX	4	/* blocking sessions kept per worker */
+#define CULPRIT_TEXT_MAX	64
+#define CULPRIT_QUERY_MAX	100	/* of a session's query text */
+#define CULPRIT_MIN_LEFT_US	50000	/* of the deadline, to begin */
+
+/* One database session as pg_stat_activity or PROCESSLIST shows it. */
+struct db_session {
+	int64_t		 id;		/* backend pid or thread id; -1 none */
+	int		 hidden;	/* the server withheld its details */
+	char		 user[CULPRIT_TEXT_MAX];
+	char		 client[CULPRIT_TEXT_MAX];	/* "127.0.0.1:40112" */
+	char		 application[CULPRIT_TEXT_MAX];	/* application_name */
+	char		 state[CULPRIT_TEXT_MAX];	/* "idle in transaction" */
+	char		 wait[CULPRIT_TEXT_MAX];	/* "Lock/relation", "row lock" */
+	char		 object[CULPRIT_TEXT_MAX];	/* what it waits for */
+	char		 query[CULPRIT_QUERY_MAX];
+	int64_t		 xact_age_s;	/* its transaction's age; -1 none */
+};
+
+/* A worker's session and what blocks it. */
+struct db_worker_session {
+	pid_t			 worker;	/* the php-fpm process */
+	uint64_t		 requests;	/* its counter: the same request */
+	char			 local[64];	/* its socket's end, as matched */
+	int			 found;		/* the server lists it */
+	struct db_session	 session;
+	int64_t			 blocked_by[CULPRIT_BLOCKED_BY_MAX];
+	size_t			 nblocked_by;
+	struct db_session	 blocker;	/* the first; id -1: none known */
+};
+
+/* One lookup of a database check, for one worker sample. */
+struct db_culprit {
+	uint64_t		 sample_us;	/* the sample it answers, 0: none */
+	uint64_t		 done_us;
+	uint64_t		 took_us;
+	char			 product[16];	/* "PostgreSQL", "MariaDB", "MySQL" */
+	char			 server[64];	/* the check's peer, as workers' */
+	char			 missing[200];	/* privileges the user lacks */
+	char			 error[128];	/* why the lookup is incomplete */
+	struct db_worker_session w[CULPRIT_WORKERS_MAX];
+	size_t			 n;
+};
+
 struct db_keep {
 	unsigned int		 since_audit;	/* successes since the audit */
 	uint64_t		 audit_us;	/* when it last ran */
@@ -550,6 +602,8 @@ struct db_keep {
 	int64_t			 connections;	/* in use, -1: not known */
 	uint64_t		 query_us;	/* the last query phase */
 	struct audit_list	 audit;		/* the server's timeouts */
+	char			 server[64];	/* the connection's peer */
+	struct db_culprit	 culprit;	/* the last lookup */
 };
 
 /* PHP-FPM worker states as the status page names them. */
@@ -575,6 +629,7 @@ struct wait_info {
 	char		 wchan[64];
 	char		 peers[WAIT_PEERS_MAX][64];	/* "127.0.0.1:5432" */
 	char		 peer_names[WAIT_PEERS_MAX][32];	/* "PostgreSQL" */
+	char		 locals[WAIT_PEERS_MAX][64];	/* the worker's end of each */
 	size_t		 npeers;
 	char		 client[64];	/* who sent the worker its request */
 };
@@ -1043,6 +1098,31 @@ void	 db_audit_done(struct db_keep *, int64_t, int64_t);
 int	 db_report(struct buf *, struct config *, const struct check *, int);
 
 const struct audit_list *db_audit_list(const struct check *);
+int	 db_culprit_due(const struct check *);
+
+/* culprit.c */
+struct db_culprit *culprit_begin(struct check *, const char *, const char *,
+	    uint64_t, uint64_t);
+void	 culprit_end(struct check *, struct db_culprit *, const char *,
+	    uint64_t);
+int	 culprit_wanted(const struct check *, const char *);
+void	 culprit_sql_list(struct buf *, const struct db_culprit *, int);
+struct db_worker_session *culprit_worker(struct db_culprit *, const char *,
+	    long long);
+void	 culprit_peer_text(int, char *, size_t);
+size_t	 culprit_ids_parse(const char *, int64_t *, size_t);
+void	 culprit_text(char *, size_t, const char *, size_t);
+int	 culprit_reason_format(char *, size_t, const char *, const char *,
+	    const char *, const char *, const char *, long long, const char *,
+	    long long);
+int	 culprit_reason(const struct pool *, int (*)(const struct pool *,
+	    const struct fpm_worker *), const char *, char *, size_t);
+const struct db_worker_session *culprit_find(const struct pool *,
+	    const struct fpm_worker *, const struct check **);
+void	 culprit_worker_report(struct buf *, const struct pool *,
+	    const struct fpm_worker *, int);
+void	 culprit_check_text(struct buf *, const struct db_culprit *);
+void	 culprit_check_json(struct buf *, const struct db_culprit *);
 
 /* audit.c */
 void	 audit_add(struct audit_list *, int, const char *, const char *,

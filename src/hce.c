@@ -482,6 +482,19 @@ hce_run_once(struct event_base *base, struct config *conf,
 		}
 	if (hce_pending > 0)
 		event_base_dispatch(base);
+	/*
+	 * Workers wait on the server of a database check: probe it once
+	 * more, now that the sample says who waits, so that it looks up the
+	 * session that blocks them.
+	 */
+	for (i = 0; i < npools && !run.expired; i++)
+		TAILQ_FOREACH(c, &pools[i]->checks, entry)
+			if (c->probe == NULL && db_culprit_due(c)) {
+				hce_pending++;
+				probe_start(c, 0);
+			}
+	if (hce_pending > 0)
+		event_base_dispatch(base);
 	if (cap != NULL)
 		event_free(cap);
 	host_sample(now_us(), 1);

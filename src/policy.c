@@ -36,7 +36,8 @@ static void	self_late_reason(const struct check *, const struct outcome *,
 static uint64_t	result_age(const struct check *, uint64_t);
 static void	duration_text(char *, size_t, unsigned int);
 static void	stuck_reason(const struct pool *, char *, size_t);
-static void	busy_reason(const struct pool *, char *, size_t);
+static void	busy_reason(const struct pool *, const struct check *, char *,
+		    size_t);
 static void	reason_printf(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static int	worker_stuck_working(const struct pool *,
@@ -463,16 +464,19 @@ common_wait(const struct pool *pool, int (*pick)(const struct pool *,
 }
 
 /*
- * "3/4 workers stuck >10s, blocked in poll() on 127.0.0.1:5432", or for
- * workers a client never finished sending a request to, "4/4 workers
- * held >2s reading a request from 127.0.0.1:50123".
+ * "3/4 workers stuck >10s, blocked in poll() on 127.0.0.1:5432", or,
+ * when a database check found the session that blocks them, "4/4
+ * workers stuck >10s on a PostgreSQL lock at 127.0.0.1:5432 held by pid
+ * 4711 (idle in transaction 12s)"; for workers a client never finished
+ * sending a request to, "4/4 workers held >2s reading a request from
+ * 127.0.0.1:50123".
  */
 static void
 stuck_reason(const struct pool *pool, char *out, size_t outlen)
 {
 	const struct pool_workers	*pw = &pool->workers;
 	char				 best[160], of[24] = "";
-	char				 after[24], client[80] = "";
+	char				 after[24], client[80] = "", verb[40];
 	size_t				 i;
 
 	for (i = 0; i < pw->status.nworkers; i++) {
@@ -486,6 +490,7 @@ stuck_reason(const struct pool *pool, char *out, size_t outlen)
 	}
 	common_wait(pool, worker_stuck_working, best, sizeof(best));
 	duration_text(after, sizeof(after), pool->stuck_after_ms);
+	snprintf(verb, sizeof(verb), "stuck >%s on", after);
 	if (pw->max_children > 0)
 		snprintf(of, sizeof(of), "/%u", pw->max_children);
 	if (pw->stuck > 0 && pw->held > 0)
@@ -496,7 +501,8 @@ stuck_reason(const struct pool *pool, char *out, size_t outlen)
 	else if (pw->held > 0)
 		reason_printf(out, outlen, "%u%s workers held >%s reading a "
 		    "request%s", pw->held, of, after, client);
-	else
+	else if (!culprit_reason(pool, worker_stuck_working, verb, out,
+	    outlen))
 		reason_printf(out, outlen, "%u%s workers stuck >%s%s%s",
 		    pw->stuck, of, after, best[0] != '\0' ? ", blocked in " :
 		    "", best);
@@ -505,20 +511,31 @@ stuck_reason(const struct pool *pool, char *out, size_t outlen)
 }
 
 /*
- * Where the busy workers wait, for a real-path timeout that stuck
- * workers do not explain yet: "4/4 workers busy 2s in poll() on
- * 127.0.0.1:5432 (PostgreSQL)".  Empty when no worker is busy.
+ * The reason of check c's real-path timeout that stuck workers do not
+ * explain yet, with where the busy workers wait: "app: timeout after
+ * 1000ms in response; 4/4 workers busy 2s in poll() on 127.0.0.1:5432
+ * (PostgreSQL)", or, when a database check found the session that
+ * blocks them, the short "app: timeout 1000ms; 4/4 workers wait on a
+ * PostgreSQL lock at 127.0.0.1:5432 held by pid 4711 (idle in
+ * transaction 12s)".  The check's reason alone when no worker is busy.
  */
 static void
-busy_reason(const struct pool *pool, char *out, size_t outlen)
+busy_reason(const struct pool *pool, const struct check *c, char *out,
+    size_t outlen)
 {
 	const struct pool_workers	*pw = &pool->workers;
 	char				 best[160], of[24] = "", least[24];
 	unsigned int			 busy = 0;
 	uint64_t			 min_us = UINT64_MAX;
 	size_t				 i;
+	int				 n;
 
-	out[0] = '\0';
+	n = snprintf(out, outlen, "%s: timeout %ums; ", c->name,
+	    c->timing.timeout_ms);
+	if (n > 0 && (size_t)n < outlen && culprit_reason(pool, worker_busy,
+	    "wait on", out + n, outlen - (size_t)n))
+		return;
+	strlcpy_safe(out, c->st.reason, outlen);
 	for (i = 0; i < pw->status.nworkers; i++) {
 		const struct fpm_worker *w = &pw->status.workers[i];
 
@@ -536,8 +553,9 @@ busy_reason(const struct pool *pool, char *out, size_t outlen)
 	duration_text(least, sizeof(least), min_us >= 1000000 ?
 	    (unsigned int)(min_us / 1000000) * 1000 :
 	    (unsigned int)(min_us / 1000));
-	reason_printf(out, outlen, "%u%s workers busy %s%s%s", busy, of, least,
-	    best[0] != '\0' ? " in " : "", best);
+	reason_printf(out, outlen, "%.60s; %u%s workers busy %s%s%s",
+	    c->st.reason, busy, of, least, best[0] != '\0' ? " in " : "",
+	    best);
 }
 
 /*
@@ -556,7 +574,6 @@ policy_update(struct pool *pool, uint64_t now)
 	unsigned int		 weight = 100, max, out;
 	char			 reason[REASON_MAX + 1] = "";
 	char			 info[REASON_MAX + 1] = "";
-	char			 busy[REASON_MAX + 1];
 	const struct check	*timeout_check = NULL;
 	enum pool_state		 was = v->health;
 	int			 first = v->replylen == 0, once = pool->once;
@@ -631,12 +648,9 @@ policy_update(struct pool *pool, uint64_t now)
 		 * detection rather than stuck_after later.
 		 */
 		if (health == POOL_DOWN && timeout_check != NULL &&
-		    strcmp(reason, timeout_check->st.reason) == 0) {
-			busy_reason(pool, busy, sizeof(busy));
-			if (busy[0] != '\0')
-				snprintf(reason, sizeof(reason), "%.60s; %s",
-				    timeout_check->st.reason, busy);
-		}
+		    strcmp(reason, timeout_check->st.reason) == 0)
+			busy_reason(pool, timeout_check, reason,
+			    sizeof(reason));
 	}
 	if (weight < 1)
 		weight = 1;

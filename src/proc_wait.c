@@ -52,6 +52,7 @@ static int	 peer_add(struct wait_info *, const char *);
 static const char *port_name(unsigned int);
 static int	 peer_add_inet(struct wait_info *, int, const uint8_t *,
 		    unsigned int);
+static void	 inet_text(int, const uint8_t *, unsigned int, char *, size_t);
 
 /*
  * Read a small /proc file in one go, NUL-terminated; -1 with errno on
@@ -99,6 +100,7 @@ struct tcp_conn {
 	int		 family;
 	uint8_t		 raddr[16];
 	unsigned int	 rport;
+	uint8_t		 laddr[16];
 	unsigned int	 lport;
 };
 
@@ -201,7 +203,7 @@ static int	 hex_parse(const char *, size_t, uint32_t *);
 static void	 tcp_line(const char *, struct sockset *, int);
 static void	 tcp_table(pid_t, const char *, int, struct sockset *);
 static void	 tcp_sock(struct sockset *, int, unsigned int, unsigned long,
-		    unsigned int, const uint8_t *, unsigned int);
+		    const uint8_t *, unsigned int, const uint8_t *, unsigned int);
 static int	 snap_cmp(const void *, const void *);
 static int	 tcp_diag(pid_t, struct sockset *);
 static const char *comm_name(const char *);
@@ -353,7 +355,7 @@ tcp_line(const char *line, struct sockset *ss, int family)
 	const char	*tok[10], *p = line;
 	size_t		 toklen[10], ntok = 0, alen, i;
 	uint32_t	 word, lport, rport, st;
-	uint8_t		 raddr[16];
+	uint8_t		 laddr[16], raddr[16];
 	unsigned long	 ino;
 	char		 num[24], *end;
 
@@ -390,17 +392,22 @@ tcp_line(const char *line, struct sockset *ss, int family)
 		if (hex_parse(tok[2] + i * 8, 8, &word) == -1)
 			return;
 		memcpy(raddr + i * 4, &word, 4);
+		if (hex_parse(tok[1] + i * 8, 8, &word) == -1)
+			return;
+		memcpy(laddr + i * 4, &word, 4);
 	}
-	tcp_sock(ss, family, st, ino, lport, raddr, rport);
+	tcp_sock(ss, family, st, ino, laddr, lport, raddr, rport);
 }
 
 /*
  * Keep one TCP socket if it is the process's: a listening port, or a
- * connection (raddr in network byte order, 4 or 16 bytes by family).
+ * connection (laddr, raddr in network byte order, 4 or 16 bytes by
+ * family).
  */
 static void
 tcp_sock(struct sockset *ss, int family, unsigned int st, unsigned long ino,
-    unsigned int lport, const uint8_t *raddr, unsigned int rport)
+    const uint8_t *laddr, unsigned int lport, const uint8_t *raddr,
+    unsigned int rport)
 {
 	struct tcp_conn	*c;
 	long		 idx;
@@ -420,6 +427,7 @@ tcp_sock(struct sockset *ss, int family, unsigned int st, unsigned long ino,
 	c->family = family;
 	memcpy(c->raddr, raddr, family == AF_INET ? 4 : 16);
 	c->rport = rport;
+	memcpy(c->laddr, laddr, family == AF_INET ? 4 : 16);
 	c->lport = lport;
 }
 
@@ -465,6 +473,7 @@ struct tcp_snap {
 	uint16_t	 lport;
 	uint16_t	 rport;
 	uint8_t		 raddr[16];
+	uint8_t		 laddr[16];
 };
 
 static struct tcp_snap	*snap;
@@ -564,6 +573,7 @@ tcp_diag_dump(int nl, int family)
 			t->lport = ntohs(m->id.idiag_sport);
 			t->rport = ntohs(m->id.idiag_dport);
 			memcpy(t->raddr, m->id.idiag_dst, sizeof(t->raddr));
+			memcpy(t->laddr, m->id.idiag_src, sizeof(t->laddr));
 		}
 	}
 	return 0;	/* bounded: what was seen so far */
@@ -607,8 +617,8 @@ tcp_diag(pid_t pid, struct sockset *ss)
 		key.ino = ss->ino[i];
 		if ((t = bsearch(&key, snap, nsnap, sizeof(*snap),
 		    snap_cmp)) != NULL)
-			tcp_sock(ss, t->family, t->state, t->ino, t->lport,
-			    t->raddr, t->rport);
+			tcp_sock(ss, t->family, t->state, t->ino, t->laddr,
+			    t->lport, t->raddr, t->rport);
 	}
 	return 0;
 }
@@ -763,6 +773,9 @@ tcp_peers(const struct sockset *ss, struct wait_info *wi)
 			    c->rport)) >= 0 && wi->peer_names[k][0] == '\0')
 				peer_name(c->family, c->raddr, c->rport,
 				    wi->peer_names[k], sizeof(wi->peer_names[k]));
+			if (k >= 0 && wi->locals[k][0] == '\0')
+				inet_text(c->family, c->laddr, c->lport,
+				    wi->locals[k], sizeof(wi->locals[k]));
 		} else if (wi->client[0] == '\0') {
 			memset(&in, 0, sizeof(in));
 			peer_add_inet(&in, c->family, c->raddr, c->rport);
@@ -1184,6 +1197,13 @@ proc_wait_inspect(pid_t pid, struct wait_info *wi)
 				k = peer_add_inet(wi, AF_INET6,
 				    (const uint8_t *)&((const struct
 				    sockaddr_in6 *)sa)->sin6_addr, rport);
+			if (k >= 0 && wi->locals[k][0] == '\0')
+				inet_text(sock.dom_family, sock.dom_family ==
+				    AF_INET ? (const uint8_t *)&((const struct
+				    sockaddr_in *)&sock.sa_local)->sin_addr :
+				    (const uint8_t *)&((const struct
+				    sockaddr_in6 *)&sock.sa_local)->sin6_addr,
+				    lport, wi->locals[k], sizeof(wi->locals[k]));
 			/* No owner lookup here yet: the port's product. */
 			if (k >= 0 && port_name(rport) != NULL)
 				strlcpy_safe(wi->peer_names[k],
@@ -1258,28 +1278,39 @@ port_name(unsigned int port)
 }
 
 /*
- * Add "10.0.0.5:3306" or "[2001:db8::1]:5432"; mapped IPv4 as IPv4.
- * Returns its index, or -1.
+ * "10.0.0.5:3306" or "[2001:db8::1]:5432"; mapped IPv4 as IPv4; "" when
+ * the address cannot be printed.
  */
-static int
-peer_add_inet(struct wait_info *wi, int family, const uint8_t *addr,
-    unsigned int port)
+static void
+inet_text(int family, const uint8_t *addr, unsigned int port, char *out,
+    size_t outlen)
 {
 	static const uint8_t	 mapped[12] = {
 	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	char			 host[INET6_ADDRSTRLEN], text[64];
+	char			 host[INET6_ADDRSTRLEN];
 
+	out[0] = '\0';
 	if (family == AF_INET6 && memcmp(addr, mapped, sizeof(mapped)) == 0) {
 		family = AF_INET;
 		addr += sizeof(mapped);
 	}
 	if (inet_ntop(family, addr, host, sizeof(host)) == NULL)
-		return -1;
+		return;
 	if (family == AF_INET6)
-		snprintf(text, sizeof(text), "[%s]:%u", host, port);
+		snprintf(out, outlen, "[%s]:%u", host, port);
 	else
-		snprintf(text, sizeof(text), "%s:%u", host, port);
-	return peer_add(wi, text);
+		snprintf(out, outlen, "%s:%u", host, port);
+}
+
+/* Add a peer's address (inet_text()); returns its index, or -1. */
+static int
+peer_add_inet(struct wait_info *wi, int family, const uint8_t *addr,
+    unsigned int port)
+{
+	char	 text[64];
+
+	inet_text(family, addr, port, text, sizeof(text));
+	return text[0] != '\0' ? peer_add(wi, text) : -1;
 }
 
 /*

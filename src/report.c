@@ -263,7 +263,10 @@ latency_stats(const struct check_status *st, uint32_t *p50, uint32_t *p99,
 	*max = v[n - 1];
 }
 
-/* Readable worker block: numbers, then each stuck worker. */
+/*
+ * Readable worker block: numbers, then each stuck worker, with its
+ * database session and what blocks it when a check found them.
+ */
 static void
 report_workers_text(struct buf *b, struct pool *pool)
 {
@@ -320,6 +323,7 @@ report_workers_text(struct buf *b, struct pool *pool)
 			    (int)w->pid, fpm_wstate_str(w->state),
 			    (double)w->request_duration_us / 1e6, w->method,
 			    w->uri, wait);
+		culprit_worker_report(b, pool, w, 0);
 	}
 }
 
@@ -635,6 +639,7 @@ report_workers_json(struct buf *b, struct pool *pool)
 				buf_addstr(b, "]}");
 			}
 		}
+		culprit_worker_report(b, pool, w, 1);
 		buf_addstr(b, "}");
 	}
 	buf_addstr(b, "]}");
