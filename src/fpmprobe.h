@@ -369,6 +369,7 @@ struct probe {
 	uint64_t		 first_byte_us;
 	uint64_t		 total_us;
 	uint64_t		 start_delay_us;	/* started after it was due */
+	int			 self_blocked;	/* its own code held the loop */
 	char			 detail[DETAIL_MAX];
 	struct buf		 out;
 	size_t			 out_off;

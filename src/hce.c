@@ -201,7 +201,8 @@ probe_done(struct probe *p, enum probe_result r)
 	o.sample = r == PR_OK ? p->sample : NULL;
 	/* How late fpmprobe itself was: see policy.c's self_late(). */
 	o.start_delay_us = p->start_delay_us;
-	o.overrun_us = now > p->deadline_us ? now - p->deadline_us : 0;
+	o.overrun_us = now > p->deadline_us && !p->self_blocked ?
+	    now - p->deadline_us : 0;
 	if (r == PR_TIMEOUT)
 		host_sample(now, 0);
 	o.cpu_pressure_pct = host_cpu_pressure_pct();
@@ -231,6 +232,13 @@ probe_start(struct check *c, uint64_t delay_us)
 	p->deadline_us = p->start_us + (uint64_t)c->timing.timeout_ms * 1000;
 	c->probe = p;
 	c->ops->start(p);
+	/*
+	 * A start that blocked past the deadline (a name resolved in the
+	 * library's connect) held the loop itself: its lateness is the
+	 * probe's, not the host's.
+	 */
+	if (c->probe == p && now_us() > p->deadline_us)
+		p->self_blocked = 1;
 }
 
 /*
@@ -251,10 +259,12 @@ hce_tick(int fd, short ev, void *arg)
 	host_sample(now, 0);
 	hce_schedule(c, c->timing.interval_ms);
 	/* Every check type ends at its deadline; this only guards that. */
-	if (c->probe != NULL && now > c->probe->deadline_us + OVERRUN_US)
+	if (c->probe != NULL && now > c->probe->deadline_us + OVERRUN_US) {
+		c->probe->self_blocked = 1;	/* its type did not end it */
 		probe_fail(c->probe, PR_TIMEOUT, "still running %llums past "
 		    "its deadline", (unsigned long long)
 		    ((now - c->probe->deadline_us) / 1000));
+	}
 	if (c->probe == NULL)
 		probe_start(c, delay);
 }

@@ -223,8 +223,13 @@ httpd_new_conn(struct event_base *base, void *arg)
 {
 	struct bufferevent	*bev;
 
-	if ((bev = bufferevent_socket_new(base, -1,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+	/*
+	 * Not BEV_OPT_CLOSE_ON_FREE: evhttp then closes the socket itself
+	 * when it frees the connection, at once, where the last reference
+	 * to the buffer, dropped later, would close the descriptor number
+	 * another connection may have been given meanwhile.
+	 */
+	if ((bev = bufferevent_socket_new(base, -1, 0)) == NULL)
 		fatalx("bufferevent_socket_new");
 	bufferevent_incref(bev);
 	if (httpd_npending == httpd_pending_cap) {
@@ -278,6 +283,8 @@ httpd_admit(int fd, short ev, void *arg)
 		if (evcon != NULL && evhttp_connection_get_bufferevent(evcon) ==
 		    bev)
 			httpd_admit_one(evcon, now);
+		else
+			bufferevent_setfd(bev, -1);	/* closed by evhttp */
 		bufferevent_decref(bev);
 	}
 	httpd_npending = 0;

@@ -362,9 +362,10 @@ policy_record(struct check *c, struct outcome *o, uint64_t now)
 		st->self_late_total++;
 	/*
 	 * A deadline that passed while fpmprobe was not running says
-	 * nothing of the pool: it counts neither way.
+	 * nothing of the pool: the daemon counts it neither way.  --once has
+	 * no other probe to go by, and reports the timeout.
 	 */
-	if (st->self_late == LATE_STALLED)
+	if (st->self_late == LATE_STALLED && !once)
 		;
 	else if (pass) {
 		st->fail_run = 0;

@@ -765,8 +765,10 @@ test_self_late(void)
 	setup();
 	pool.once = 1;
 	late_timeout(0, 1200, 5, "", now);
-	is_int(pool.verdict.state, POOL_UP, "--once: a stalled deadline "
-	    "does not take the pool down either");
+	is_int(pool.verdict.state, POOL_DOWN, "--once, with no other probe "
+	    "to go by, reports a stalled deadline as the timeout it is");
+	ok(strstr(pool.verdict.reason, "fpmprobe itself ran 1200ms late") !=
+	    NULL, "and says that fpmprobe ran late");
 }
 
 int
