@@ -656,6 +656,9 @@ metrics_negotiate(const char *accept, enum exposition *out)
 			p++;
 			while (*p == ' ' || *p == '\t')
 				p++;
+			/* An empty parameter is allowed (RFC 9110, 5.6.6). */
+			if (*p == ';' || *p == ',' || *p == '\0')
+				continue;
 			if ((p = accept_param(p, &name, &nlen, &val, &vlen)) ==
 			    NULL)
 				return -1;

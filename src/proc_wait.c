@@ -684,8 +684,11 @@ owner_comm(unsigned long ino, char *out, size_t outlen)
 		if (pe->d_name[0] < '1' || pe->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%.16s/fd", pe->d_name);
-		if ((fdd = opendir(path)) == NULL)
+		/* One not ours to see counts too: as a user, most are not. */
+		if ((fdd = opendir(path)) == NULL) {
+			looked++;
 			continue;
+		}
 		while (looked < OWNER_SCAN_MAX && (fe = readdir(fdd)) != NULL) {
 			if (fe->d_name[0] == '.')
 				continue;
@@ -951,7 +954,8 @@ unix_listener(const char *name)
 		}
 	}
 	close(nl);
-	if (found != 0 && snap_batch && unix_nlisteners < UNIX_LISTENERS_KEPT) {
+	/* Kept found or not, so that a batch dumps once for each name. */
+	if (snap_batch && unix_nlisteners < UNIX_LISTENERS_KEPT) {
 		strlcpy_safe(unix_listeners[unix_nlisteners].name, name,
 		    sizeof(unix_listeners[0].name));
 		unix_listeners[unix_nlisteners++].ino = found;
@@ -972,8 +976,13 @@ unix_owner(const struct unix_info *far, char *out, size_t outlen)
 	char		 comm[32];
 
 	out[0] = '\0';
-	if (((ino = unix_listener(far->name)) != 0 &&
-	    owner_comm(ino, comm, sizeof(comm)) == 0) ||
+	/*
+	 * The far end is only looked up when no listener was found: it is
+	 * another inode for each connection, and a scan each, of the same
+	 * server that a listener not ours to see belongs to.
+	 */
+	if ((ino = unix_listener(far->name)) != 0 ?
+	    owner_comm(ino, comm, sizeof(comm)) == 0 :
 	    owner_comm(far->ino, comm, sizeof(comm)) == 0)
 		strlcpy_safe(out, comm_name(comm), outlen);
 }

@@ -199,7 +199,7 @@ is "$(negotiate 'application/openmetrics-text;version=2.0.0')" \
 is "$(negotiate 'application/json')" "406 /metrics serves text/plain; version=0.0.4 and application/openmetrics-text; version=1.0.0" \
 	"application/json: 406"
 is "$(negotiate 'text/plain;q=2')" "400 malformed Accept header" "q=2: 400"
-is "$(negotiate 'text/plain;q=0.5;')" "400 malformed Accept header" "a dangling ;: 400"
+is "$(negotiate 'text/plain;q=0.5;')" "$TEXT_TYPE" "a dangling ; is an empty parameter (RFC 9110): text"
 is "$(negotiate 'text')" "400 malformed Accept header" "no subtype: 400"
 is "$(negotiate '*/plain')" "400 malformed Accept header" "*/plain: 400"
 is "$(negotiate 'text/plain;version=0.0.4;charset=utf-8;q=0.3, application/openmetrics-text;q=0.3')" "$OM_TYPE" \
