@@ -78,11 +78,16 @@ heading "3. A private php-fpm pool and PostgreSQL on 127.0.0.1"
 stack_init || exit 1
 fpm_start demo max_children=$WORKERS status_listen=1 || exit 1
 pg_start || exit 1
+# What lets fpmprobe's pgsql check name the session that blocks the
+# workers (docs/operations.md, "The database session that blocks the
+# workers").
+pg_psql "GRANT pg_read_all_stats TO probe" >/dev/null || exit 1
 say "php-fpm pool 'demo': $WORKERS static workers on $FPM_DEMO_ADDR," \
 	"its status page also on $FPM_DEMO_STATUS_ADDR (pm.status_listen)" \
 	"PostgreSQL 15 on 127.0.0.1:$PG_PORT, database app, table app_table" \
 	"Its status script, $STACK_WWW/pg.php, runs SELECT count(*) FROM app_table" \
 	"with no timeout, as many applications' health pages do." \
+	"The check's role, probe, has pg_read_all_stats, to see other sessions." \
 	"Everything lives in $STACK_DIR."
 
 agent_port=$(free_port) || exit 1
