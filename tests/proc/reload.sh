@@ -167,8 +167,10 @@ polls_after() {
 	awk -v t="$2" -v want="^($3)\$" '$1 > t { n++; a = $0; sub(/^[0-9]+ [0-9]+ /, "", a); if (a !~ want) w++ }
 		END { printf "%d %d\n", n, w }' "$1"
 }
+# The same for the polls that ended before T: one begun just before the
+# SIGHUP may be answered after the reload, by the new configuration.
 polls_before() {
-	awk -v t="$2" -v want="^($3)\$" '$1 < t { n++; a = $0; sub(/^[0-9]+ [0-9]+ /, "", a); if (a !~ want) w++ }
+	awk -v t="$2" -v want="^($3)\$" '$2 < t { n++; a = $0; sub(/^[0-9]+ [0-9]+ /, "", a); if (a !~ want) w++ }
 		END { printf "%d %d\n", n, w }' "$1"
 }
 
@@ -226,7 +228,7 @@ reload_plain() {
 }
 
 # The test points of one polled reload NAME: every poll answered, those
-# begun before the SIGHUP answered BEFORE and those begun after the reload
+# ended before the SIGHUP answered BEFORE and those begun after the reload
 # answered AFTER (extended regexes of the whole answer).
 polls_check() {
 	local name=$1 file=$2 before=$3 after=$4 total answered during
@@ -235,7 +237,7 @@ polls_check() {
 	during=$(awk -v a="$T_HUP" -v b="$T_DONE" '$2 >= a && $1 <= b' "$file" | wc -l)
 	read -r b_n b_w < <(polls_before "$file" "$T_HUP" "$before")
 	read -r a_n a_w < <(polls_after "$file" "$T_DONE" "$after")
-	diag "$name: $answered/$total polls answered ($b_n begun before the SIGHUP, $during under way during the reload, $a_n begun after it; $(cut -d' ' -f3- "$file" | sort | uniq -c | tr -s ' ' | tr '\n' ';'))"
+	diag "$name: $answered/$total polls answered ($b_n ended before the SIGHUP, $during under way during the reload, $a_n begun after it; $(cut -d' ' -f3- "$file" | sort | uniq -c | tr -s ' ' | tr '\n' ';'))"
 	POLL_COUNTS+="$name: $answered/$total; "
 	ok "$name: polled throughout ($total polls)" test "$total" -ge 40
 	is "$answered" "$total" "$name: every poll was answered"
