@@ -26,6 +26,7 @@
 
 #include "fpmprobe.h"
 
+static int	waits_on(const struct fpm_worker *, const char *);
 static size_t	culprit_collect(const struct check *, const char *,
 		    struct db_culprit *);
 static int	local_same(const struct fpm_worker *, const char *);
@@ -57,34 +58,46 @@ culprit_collect(const struct check *c, const char *server,
 	const struct pool		*pool = c->pool;
 	const struct fpm_status		*s = &pool->workers.status;
 	struct db_worker_session	*e;
-	size_t				 i, k, n = 0;
+	size_t				 i, n = 0;
+	int				 k;
 
 	for (i = 0; i < s->nworkers; i++) {
 		const struct fpm_worker *w = &s->workers[i];
 
-		if (!worker_busy(pool, w) || !w->wait.known)
+		if (!worker_busy(pool, w) || (k = waits_on(w, server)) < 0)
 			continue;
-		for (k = 0; k < w->wait.npeers && k < WAIT_PEERS_MAX; k++)
-			if (strcmp(w->wait.peers[k], server) == 0 &&
-			    w->wait.locals[k][0] != '\0')
-				break;
-		if (k == w->wait.npeers || k == WAIT_PEERS_MAX)
+		n++;
+		/* The first CULPRIT_WORKERS_MAX are looked up, all counted. */
+		if (cu == NULL || cu->n >= CULPRIT_WORKERS_MAX)
 			continue;
-		if (cu == NULL) {
-			n++;
-			continue;
-		}
-		if (cu->n >= CULPRIT_WORKERS_MAX)
-			break;
 		e = &cu->w[cu->n++];
 		e->worker = w->pid;
 		e->requests = w->requests;
 		strlcpy_safe(e->local, w->wait.locals[k], sizeof(e->local));
 		e->session.id = e->blocker.id = -1;
 		e->session.xact_age_s = e->blocker.xact_age_s = -1;
-		n++;
 	}
+	if (cu != NULL)
+		cu->waiting = n;
 	return n;
+}
+
+/*
+ * Which of the worker's peers is server, over TCP with its local address
+ * known (what a session is matched by); -1 when none is.
+ */
+static int
+waits_on(const struct fpm_worker *w, const char *server)
+{
+	size_t	 k;
+
+	if (!w->wait.known)
+		return -1;
+	for (k = 0; k < w->wait.npeers && k < WAIT_PEERS_MAX; k++)
+		if (strcmp(w->wait.peers[k], server) == 0 &&
+		    w->wait.locals[k][0] != '\0')
+			return (int)k;
+	return -1;
 }
 
 /*
@@ -447,7 +460,7 @@ culprit_reason(const struct pool *pool, int (*pick)(const struct pool *,
 	const struct db_worker_session	*e, *best = NULL, *o;
 	const struct check		*c, *bestc = NULL, *oc;
 	const struct db_culprit		*cu;
-	unsigned int			 bestn = 0, n;
+	unsigned int			 bestn = 0, n, nfound, nserver;
 	char				 lead[64], of[24] = "";
 	size_t				 i, j;
 
@@ -474,6 +487,27 @@ culprit_reason(const struct pool *pool, int (*pick)(const struct pool *,
 	if (best == NULL)
 		return 0;
 	cu = &((const struct db_keep *)bestc->keep)->culprit;
+	/*
+	 * Only CULPRIT_WORKERS_MAX sessions are looked up.  When every one
+	 * found waits behind that holder, so do the workers past them that
+	 * wait on the same server: count them.
+	 */
+	if (cu->waiting > cu->n) {
+		for (nfound = 0, nserver = 0, i = 0;
+		    i < pw->status.nworkers; i++) {
+			const struct fpm_worker *w = &pw->status.workers[i];
+
+			if (!pick(pool, w))
+				continue;
+			if ((o = culprit_find(pool, w, &oc)) != NULL &&
+			    oc == bestc && o->found)
+				nfound++;
+			else if (waits_on(w, cu->server) >= 0)
+				nserver++;
+		}
+		if (nfound == bestn)
+			bestn += nserver;
+	}
 	if (pw->max_children > 0)
 		snprintf(of, sizeof(of), "/%u", pw->max_children);
 	snprintf(lead, sizeof(lead), "%u%s workers %s", bestn, of, verb);
@@ -655,8 +689,12 @@ culprit_check_text(struct buf *b, const struct db_culprit *cu)
 	for (i = 0; i < cu->n; i++)
 		found += cu->w[i].found;
 	buf_printf(b, "    database sessions: %zu of %zu waiting workers' "
-	    "sessions found on %s in %.1f ms\n", found, cu->n, cu->server,
+	    "sessions found on %s in %.1f ms", found, cu->n, cu->server,
 	    (double)cu->took_us / 1000);
+	if (cu->waiting > cu->n)
+		buf_printf(b, " (%zu wait on it; the first %d are looked up)",
+		    cu->waiting, CULPRIT_WORKERS_MAX);
+	buf_addstr(b, "\n");
 	if (cu->missing[0] != '\0')
 		buf_printf(b, "    MISSING privilege: %s\n", cu->missing);
 	if (cu->error[0] != '\0')
@@ -680,8 +718,9 @@ culprit_check_json(struct buf *b, const struct db_culprit *cu)
 	json_str(b, cu->product);
 	buf_addstr(b, ", \"server\": ");
 	json_str(b, cu->server);
-	buf_printf(b, ", \"workers\": %zu, \"sessions_found\": %zu, "
-	    "\"took_us\": %llu, \"missing_privilege\": ", cu->n, found,
+	buf_printf(b, ", \"workers\": %zu, \"workers_waiting\": %zu, "
+	    "\"sessions_found\": %zu, \"took_us\": %llu, "
+	    "\"missing_privilege\": ", cu->n, cu->waiting, found,
 	    (unsigned long long)cu->took_us);
 	json_str(b, cu->missing[0] != '\0' ? cu->missing : NULL);
 	buf_addstr(b, ", \"error\": ");

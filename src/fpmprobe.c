@@ -150,8 +150,12 @@ usage(FILE *f, int code)
  * standard output and the exit status: one line, UNKNOWN (3).
  */
 static void
-once_usage(const char *why)
+once_usage(const char *said)
 {
+	char	 why[512];
+
+	/* It may quote an argument: one printable line whatever it holds. */
+	sanitize_text(why, sizeof(why), said, strlen(said));
 	if (plugin)
 		printf("FPMPROBE UNKNOWN - %s; usage: " PLUGIN_NAME " [-v] "
 		    "[-w list] [-c list] [-t seconds] [-C file] [--json] "
@@ -557,7 +561,7 @@ run_once(int argc, char **argv, const struct once_opts *o)
 	struct event_base	*base;
 	struct pool		**pools, *pool;
 	struct buf		 out = { NULL, 0, 0 };
-	size_t			 n = 0;
+	size_t			 n = 0, j;
 	int			 i, code;
 
 	if ((conf = load(conffile)) == NULL) {
@@ -579,7 +583,10 @@ run_once(int argc, char **argv, const struct once_opts *o)
 			config_free(conf);
 			return 3;
 		}
-		pools[n++] = pool;
+		for (j = 0; j < n && pools[j] != pool; j++)
+			;
+		if (j == n)		/* named twice: probed once */
+			pools[n++] = pool;
 	}
 	base = base_new();
 	hce_run_once(base, conf, pools, n, o->timeout_ms);

@@ -592,7 +592,8 @@ struct db_culprit {
 	char			 missing[200];	/* privileges the user lacks */
 	char			 error[128];	/* why the lookup is incomplete */
 	struct db_worker_session w[CULPRIT_WORKERS_MAX];
-	size_t			 n;
+	size_t			 n;		/* looked up, of */
+	size_t			 waiting;	/* the workers waiting on it */
 };
 
 struct db_keep {

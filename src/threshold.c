@@ -123,6 +123,14 @@ range_parse(const char *s, struct range *r, char *err, size_t errlen)
 	return 0;
 
 bad:
+	/* "1e3", "0x10": a number not written as plain decimals. */
+	for (q = s + 1; *q != '\0'; q++)
+		if (isdigit((unsigned char)q[-1]) && (((*q == 'e' ||
+		    *q == 'E') && (isdigit((unsigned char)q[1]) ||
+		    q[1] == '-' || q[1] == '+')) || ((*q == 'x' || *q == 'X') &&
+		    q[-1] == '0')))
+			return range_error(err, errlen, "a range takes plain "
+			    "decimal numbers, without an exponent or hex");
 	/* "0.5s", "50%": a number with a unit. */
 	for (q = s + 1; *q != '\0'; q++)
 		if ((isalpha((unsigned char)*q) || *q == '%') &&
@@ -156,7 +164,7 @@ thresholds_parse(struct thresholds *t, int level, const char *list,
 {
 	struct range	*set = level == 2 ? t->crit : t->warn;
 	struct range	 r;
-	char		*copy, *item, *next, *eq, why[128];
+	char		*copy, *item, *next, *eq, why[128], said[256];
 	size_t		 m;
 	int		 rc = -1;
 
@@ -197,6 +205,11 @@ thresholds_parse(struct thresholds *t, int level, const char *list,
 	rc = 0;
 done:
 	free(copy);
+	if (rc == -1) {
+		/* The list is the user's: printable on the plugin's line. */
+		snprintf(said, sizeof(said), "%s", err);
+		sanitize_text(err, errlen, said, strlen(said));
+	}
 	return rc;
 }
 

@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/stack.sh"
 . "$here/../lib/probe.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (php-fpm -R, private servers)"
-plan 61
+plan 66
 
 stack_init
 fpm_start web || bail_out "php-fpm web"
@@ -35,6 +35,9 @@ out=$("$FPMPROBE" --once -c "$conf"); rc=$?
 is "$rc" 0 "healthy pools: OK"
 first=${out%%$'\n'*}
 like "$first" '^FPMPROBE OK - 2 pools up \|' "the first line says all pools are up"
+twice=$("$FPMPROBE" --once -c "$conf" a_b a_b)
+is "$(grep -o "'a_b weight'" <<<"${twice%%$'\n'*}" | wc -l) ${twice%% |*}" "1 FPMPROBE OK - 1 pool up" \
+	"a pool named twice is probed and reported once"
 labels=$(grep -o "'[^']*'=" <<<"$first" | tr -d "'=" | sort)
 is "$(tr '\n' ',' <<<"$labels")" "a weight,a/b_c,a_b weight,a_b/c,a_b/weight," "one quoted label per pool weight and per check"
 is "$(uniq -d <<<"$labels" | wc -l)" 0 "no two labels are the same"
@@ -231,6 +234,11 @@ usage_error "no pool named \"nosuch\"" "$chk" -C "$conf" nosuch
 usage_error "--warning \"80\" names no metric" "$FPMPROBE" --once -c "$conf" --warning 80
 usage_error "latency=0.5s: a range takes plain numbers, without a unit" "$FPMPROBE" --once -c "$conf" --critical latency=0.5s
 usage_error "weight is given twice" "$FPMPROBE" --once -c "$conf" --warning weight=1: --warning weight=2:
+usage_error "-w weight=1e3: a range takes plain decimal numbers, without an exponent or hex" "$chk" -C "$conf" -w weight=1e3
+usage_error "-c stuck=0x10: a range takes plain decimal numbers" "$chk" -C "$conf" -c stuck=0x10
+out=$("$chk" -C "$conf" -w "$(printf 'weight=a\001\033[31mb')" 2>/dev/null)
+is "$(printf '%s' "$out" | tr -d '\040-\176' | wc -c)" 0 \
+	"control bytes of an argument are not echoed on the plugin's line"
 "$FPMPROBE" --warning weight=1: -c "$conf" >/dev/null 2>&1; rc=$?
 is "$rc" 1 "--warning without --once: a usage error of the daemon's, exit 1"
 

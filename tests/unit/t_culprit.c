@@ -239,6 +239,21 @@ test_policy(void)
 	    "transaction 12s)", "the lookup's short form");
 	ok(pool.verdict.replylen <= 128, "the answer within 128 bytes (%zu)",
 	    pool.verdict.replylen);
+	keep->culprit.n = 2;
+	keep->culprit.waiting = 4;
+	policy_update(&pool, now);
+	is_str(pool.verdict.reason, "app: timeout 1000ms; 4/4 workers wait "
+	    "on a PostgreSQL lock at 127.0.0.1:5432 held by pid 4711 (idle in "
+	    "transaction 12s)", "2 of 4 looked up, both behind pid 4711: "
+	    "the other 2 on that server count too");
+	keep->culprit.w[1].blocked_by[0] = keep->culprit.w[1].blocker.id = 4712;
+	policy_update(&pool, now);
+	is_str(pool.verdict.reason, "app: timeout 1000ms; 1/4 workers wait "
+	    "on a PostgreSQL lock at 127.0.0.1:5432 held by pid 4711 (idle in "
+	    "transaction 12s)", "looked up behind two holders: only those seen");
+	lookup_found(keep);
+	keep->culprit.waiting = 4;
+	policy_update(&pool, now);
 	keep->culprit.w[0].requests = 8;
 	policy_update(&pool, now);
 	is_str(pool.verdict.reason, "app: timeout 1000ms; 3/4 workers wait "

@@ -165,7 +165,7 @@ test_refused(void)
 	ok(refused("0.5s", "without a unit"), "0.5s: a unit");
 	ok(refused("50%", "without a unit"), "50%%: a unit");
 	ok(refused("50:%", "expected"), "50:%%");
-	ok(refused("1e3", "without a unit"), "1e3: no exponent");
+	ok(refused("1e3", "without an exponent"), "1e3: no exponent");
 	ok(refused("10:20:30", "expected"), "two colons");
 	ok(refused(" 10", "expected"), "a leading space");
 	ok(refused("10 ", "expected"), "a trailing space");
@@ -179,7 +179,7 @@ test_refused(void)
 	ok(refused("-", "expected"), "a sign");
 	ok(refused("inf", "expected"), "inf");
 	ok(refused("nan", "expected"), "nan");
-	ok(refused("0x10", "without a unit"), "hexadecimal");
+	ok(refused("0x10", "or hex"), "hexadecimal");
 	ok(refused("1,5", "expected"), "a decimal comma");
 	memset(longer, '1', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
