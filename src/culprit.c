@@ -293,16 +293,20 @@ culprit_ids_parse(const char *text, int64_t *ids, size_t max)
 	return n;
 }
 
-/* A value from the server, NULL or not, cut and made printable. */
+/*
+ * A value from the server, NULL or not, cut visibly and made printable;
+ * its UTF-8 (a user or application name in any script) is kept.
+ */
 void
 culprit_text(char *out, size_t outlen, const char *v, size_t len)
 {
-	if (v == NULL) {
-		if (outlen > 0)
-			out[0] = '\0';
+	if (outlen > 0)
+		out[0] = '\0';
+	if (v == NULL || outlen < 4)
 		return;
-	}
-	quote_value(out, outlen, v, len);
+	sanitize_utf8(out, outlen - 3, v, len);
+	if (len >= outlen - 3)
+		strlcpy_safe(out + strlen(out), "...", outlen - strlen(out));
 }
 
 /* "12s", "7m", "3h": a transaction's age, short. */

@@ -128,6 +128,9 @@ test_text(void)
 	ok(strchr(out, '\n') == NULL && strchr(out, (char)0xff) == NULL,
 	    "control and high bytes replaced");
 	ok(strstr(out, "...") != NULL, "cut visibly");
+	culprit_text(out, sizeof(out), "nightly-r\xc3\xa9port \xe5\x90\x8d\x01", 20);
+	is_str(out, "nightly-r\xc3\xa9port \xe5\x90\x8d",
+	    "UTF-8 is kept, a control byte is not");
 	culprit_text(out, sizeof(out), NULL, 0);
 	is_str(out, "", "NULL is empty");
 }
