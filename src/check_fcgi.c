@@ -32,12 +32,15 @@ struct fcgi_probe {
 	struct buf		 err;		/* STDERR, first bytes only */
 	size_t			 total;		/* STDOUT + STDERR bytes */
 	size_t			 cap;		/* what total may reach */
+	int			 asked_again;	/* a status page, once */
 };
 
 static void	fcgi_start(struct probe *);
 static void	fcgi_abort(struct probe *);
 static void	fcgi_free(struct check *);
 static void	fcgi_open(struct probe *);
+static void	fpm_status_retry(struct probe *, struct fcgi_probe *);
+static void	fpm_status_again(int, short, void *);
 static void	fcgi_send_early(struct probe *);
 static void	fcgi_connect(int, short, void *);
 static void	fcgi_connect_error(struct probe *, int);
@@ -515,6 +518,18 @@ fpm_status_finish(struct probe *p, struct fcgi_probe *fp,
 	struct fpm_status	 st;
 	char			 err[128];
 
+	/*
+	 * php-fpm answers 503 while another process holds its scoreboard's
+	 * lock, and 500 while the counters it copied are being updated: both
+	 * pass in a moment, so ask once more within the deadline.
+	 */
+	if ((resp->status == 500 || resp->status == 503) &&
+	    !fp->asked_again && now_us() + 2 * CONNECT_RETRY_US <
+	    p->deadline_us) {
+		fp->asked_again = 1;
+		fpm_status_retry(p, fp);
+		return;
+	}
 	if (resp->status != fc->expect_status) {
 		probe_fail(p, PR_STATUS, "%d (is pm.status_path %s?)",
 		    resp->status, fc->uri);
@@ -529,6 +544,37 @@ fpm_status_finish(struct probe *p, struct fcgi_probe *fp,
 	}
 	sampler_take(p, &st);
 	probe_done(p, PR_OK);
+}
+
+/* Ask for the status page again in CONNECT_RETRY_US, from the start. */
+static void
+fpm_status_retry(struct probe *p, struct fcgi_probe *fp)
+{
+	const struct buf	*req = fcgi_request(p->check);
+	struct timeval		 tv = { 0, CONNECT_RETRY_US };
+
+	probe_close(p);
+	buf_reset(&fp->out);
+	buf_reset(&fp->err);
+	fp->total = 0;
+	fcgi_decoder_init(&fp->dec, FCGI_REQUEST_ID);
+	buf_add(&p->out, req->data, req->len);
+	p->out_off = 0;
+	if ((p->ev = evtimer_new(p->base, fpm_status_again, p)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(p->ev, &tv);
+}
+
+static void
+fpm_status_again(int fd, short ev, void *arg)
+{
+	struct probe	*p = arg;
+
+	if (probe_expired(p)) {
+		probe_fail(p, PR_TIMEOUT, "status page asked again");
+		return;
+	}
+	fcgi_open(p);
 }
 
 /* Release the round trip's state; idempotent. */

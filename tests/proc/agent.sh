@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/stack.sh"
 . "$here/../lib/probe.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (php-fpm -R, private servers)"
-plan 27
+plan 29
 
 stack_init
 fpm_start www max_children=2 status_listen=1
@@ -200,5 +200,19 @@ once=$("$FPMPROBE" --once -c "$conf2" bigcapped); rc=$?
 is "$rc" 1 "--once: a pool without its status sample is a WARNING"
 like "$once" 'pool bigcapped: up 100% \(no status sample: status: response too large \(over 262144 bytes\)\)' \
 	"and its reason says why"
+
+# php-fpm answers 503 while its scoreboard is locked: the page is asked
+# for once more, and --once has its sample.
+fake_start busystatus; busy=$FAKE_ADDR
+cat >"$STACK_DIR/busy.yml" <<YAML
+pools:
+  busy:
+    fastcgi: $busy
+    status_path: /fpm-status
+    checks: [ { name: app, type: fastcgi, script: /srv/status.php } ]
+YAML
+once=$("$FPMPROBE" --once --json -c "$STACK_DIR/busy.yml"); rc=$?
+is "$rc" 0 "a status page that answers 503 once: asked again, OK"
+is "$(json_get "$once" 'j["pools"][0]["workers"]["idle"]')" 2 "and its sample is the second answer's"
 
 done_testing

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -69,6 +70,7 @@ static void	answer_ok(FCGX_Request *);
 static void	answer_huge(FCGX_Request *);
 static void	answer_stderr(FCGX_Request *);
 static void	answer_bigstatus(FCGX_Request *);
+static void	answer_busystatus(FCGX_Request *);
 static void	conn_hang(int);
 static void	conn_garbage(int);
 static void	conn_trickle(int);
@@ -83,6 +85,7 @@ static const struct mode modes[] = {
 	{ "huge",	answer_huge,	NULL },
 	{ "stderr",	answer_stderr,	NULL },
 	{ "bigstatus",	answer_bigstatus, NULL },
+	{ "busystatus",	answer_busystatus, NULL },
 	{ "hang",	NULL,		conn_hang },
 	{ "garbage",	NULL,		conn_garbage },
 	{ "trickle",	NULL,		conn_trickle },
@@ -96,6 +99,7 @@ static const struct mode modes[] = {
 
 static pid_t	workers[WORKERS];
 static size_t	nworkers;
+static unsigned int *status_asked;	/* shared by the workers */
 
 /* Say how to call it. */
 static void
@@ -251,6 +255,43 @@ answer_stderr(FCGX_Request *req)
 	FCGX_FFlush(req->err);
 	FCGX_PutS("Status: 500 Internal Server Error\r\n"
 	    "Content-Type: text/plain\r\n\r\nboom\n", req->out);
+}
+
+/*
+ * busystatus: php-fpm's answer while its scoreboard is locked, 503
+ * "Server busy", to every other status request of all the workers (the
+ * first, the third...), and a page of 2 idle processes to the others;
+ * "OK" to any other script.
+ */
+static void
+answer_busystatus(FCGX_Request *req)
+{
+	const char	*script = FCGX_GetParam("SCRIPT_NAME", req->envp);
+
+	if (script == NULL || strcmp(script, "/fpm-status") != 0) {
+		FCGX_PutS(OK_RESPONSE, req->out);
+		return;
+	}
+	if (__atomic_fetch_add(status_asked, 1, __ATOMIC_SEQ_CST) % 2 == 0) {
+		FCGX_PutS("Status: 503 Service Unavailable\r\n"
+		    "Content-Type: text/plain\r\n\r\n"
+		    "Server busy. Please try again later.", req->out);
+		return;
+	}
+	FCGX_PutS("Content-Type: text/plain\r\n\r\n"
+	    "pool:                 busy\n"
+	    "process manager:      static\n"
+	    "start since:          600\n"
+	    "accepted conn:        10\n"
+	    "listen queue:         0\n"
+	    "max listen queue:     0\n"
+	    "listen queue len:     4096\n"
+	    "idle processes:       2\n"
+	    "active processes:     0\n"
+	    "total processes:      2\n"
+	    "max active processes: 1\n"
+	    "max children reached: 0\n"
+	    "slow requests:        0\n", req->out);
 }
 
 /*
@@ -481,6 +522,10 @@ main(int argc, char *argv[])
 	if ((lfd = FCGX_OpenSocket(path, BACKLOG)) == -1)
 		err(1, "cannot listen on %s", argv[2]);
 
+	status_asked = mmap(NULL, sizeof(*status_asked), PROT_READ |
+	    PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (status_asked == MAP_FAILED)
+		err(1, "mmap");
 	if (m->answer != NULL || m->conn != NULL) {
 		for (nworkers = 0; nworkers < WORKERS; nworkers++) {
 			if ((pid = fork()) == -1)
