@@ -40,7 +40,6 @@ static void	fcgi_abort(struct probe *);
 static void	fcgi_free(struct check *);
 static void	fcgi_open(struct probe *);
 static void	fpm_status_retry(struct probe *, struct fcgi_probe *);
-static void	fpm_status_again(int, short, void *);
 static void	fcgi_send_early(struct probe *);
 static void	fcgi_connect(int, short, void *);
 static void	fcgi_connect_error(struct probe *, int);
@@ -263,14 +262,16 @@ fcgi_open(struct probe *p)
 	evtimer_add(p->ev, &tv);
 }
 
-/* Try a full unix listener again, within the deadline. */
+/* Try a full unix listener, or a busy status page, again in the deadline. */
 static void
 fcgi_connect_retry(int fd, short ev, void *arg)
 {
-	struct probe	*p = arg;
+	struct probe		*p = arg;
+	struct fcgi_probe	*fp = p->ctx;
 
 	if (probe_expired(p)) {
-		probe_fail(p, PR_TIMEOUT, "listen queue full");
+		probe_fail(p, PR_TIMEOUT, "%s", fp->asked_again ?
+		    "status page busy, asked again" : "listen queue full");
 		return;
 	}
 	fcgi_open(p);
@@ -560,21 +561,9 @@ fpm_status_retry(struct probe *p, struct fcgi_probe *fp)
 	fcgi_decoder_init(&fp->dec, FCGI_REQUEST_ID);
 	buf_add(&p->out, req->data, req->len);
 	p->out_off = 0;
-	if ((p->ev = evtimer_new(p->base, fpm_status_again, p)) == NULL)
+	if ((p->ev = evtimer_new(p->base, fcgi_connect_retry, p)) == NULL)
 		fatalx("evtimer_new");
 	evtimer_add(p->ev, &tv);
-}
-
-static void
-fpm_status_again(int fd, short ev, void *arg)
-{
-	struct probe	*p = arg;
-
-	if (probe_expired(p)) {
-		probe_fail(p, PR_TIMEOUT, "status page asked again");
-		return;
-	}
-	fcgi_open(p);
 }
 
 /* Release the round trip's state; idempotent. */
