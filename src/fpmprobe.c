@@ -206,16 +206,18 @@ static void
 threshold_option(struct once_opts *o, int level, const char *opt,
     const char *arg, int once)
 {
-	char	 err[200], why[300];
+	char	 err[200], said[300], why[300];
 
 	o->nthresholds++;
 	if (thresholds_parse(&o->th, level, arg, err, sizeof(err)) == 0)
 		return;
-	snprintf(why, sizeof(why), "%s %s%s", opt, err, plugin &&
+	snprintf(said, sizeof(said), "%s %s%s", opt, err, plugin &&
 	    level == 2 && strchr(arg, '/') != NULL ?
 	    " (the configuration file is -C FILE)" : "");
 	if (once)
-		once_usage(why);
+		once_usage(said);
+	/* It quotes the user's list: printable, as once_usage makes it. */
+	sanitize_text(why, sizeof(why), said, strlen(said));
 	log_warnx("%s", why);
 	usage(stderr, 1);
 }

@@ -164,7 +164,7 @@ thresholds_parse(struct thresholds *t, int level, const char *list,
 {
 	struct range	*set = level == 2 ? t->crit : t->warn;
 	struct range	 r;
-	char		*copy, *item, *next, *eq, why[128], said[256];
+	char		*copy, *item, *next, *eq, why[128];
 	size_t		 m;
 	int		 rc = -1;
 
@@ -205,11 +205,6 @@ thresholds_parse(struct thresholds *t, int level, const char *list,
 	rc = 0;
 done:
 	free(copy);
-	if (rc == -1) {
-		/* The list is the user's: printable on the plugin's line. */
-		snprintf(said, sizeof(said), "%s", err);
-		sanitize_text(err, errlen, said, strlen(said));
-	}
 	return rc;
 }
 
